@@ -1,0 +1,438 @@
+//! The one error type of the crate.
+//!
+//! Every variant carries what its message names (group, parameter index or name, option,
+//! value, expected and found shapes), so that a caller can act on it without parsing text.
+//! Messages are lowercase, without trailing punctuation, and say what to do when that is
+//! not obvious.
+
+use std::fmt::{self, Display};
+
+/// Where an option was found: in the optimizer's defaults or in one of its groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// The optimizer's defaults (the constructor's options over the class defaults).
+    Defaults,
+    /// Parameter group `n`, counted from 0 in the order groups were added.
+    Group(usize),
+}
+
+impl Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Defaults => f.write_str("defaults"),
+            Scope::Group(g) => write!(f, "group {g}"),
+        }
+    }
+}
+
+/// Names a parameter in a message: `parameter 2 of group 0 ("fc.weight")`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ParamRef {
+    /// The group the parameter is in.
+    pub group: usize,
+    /// Its position within the group.
+    pub index: usize,
+    /// Its name, when it has one.
+    pub name: Option<String>,
+}
+
+impl Display for ParamRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "parameter {} of group {}", self.index, self.group)?;
+        if let Some(name) = &self.name {
+            write!(f, " (\"{name}\")")?;
+        }
+        Ok(())
+    }
+}
+
+/// Formats a shape as `[4, 3]` (and a 0-d shape as `[]`).
+pub(crate) struct ShapeDisplay<'a>(pub &'a [usize]);
+
+impl Display for ShapeDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+fn shape(s: &[usize]) -> ShapeDisplay<'_> {
+    ShapeDisplay(s)
+}
+
+fn list(items: &[String]) -> String {
+    items.join("; ")
+}
+
+/// Everything that can go wrong in `optim-core`. No user input makes the crate panic: it
+/// returns one of these instead, and an operation that fails changes nothing.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // ----- building groups -------------------------------------------------------------
+    /// A group with no parameters (torch: "optimizer got an empty parameter list").
+    #[error("group {group} has an empty parameter list: give every group at least one parameter")]
+    EmptyParamList {
+        /// The group's index.
+        group: usize,
+    },
+
+    /// A required option (torch's `required` sentinel) is set neither by the group nor by
+    /// the defaults.
+    #[error(
+        "group {group} does not set the required option `{option}` and the optimizer has no default for it: set it in the group or in the optimizer's options"
+    )]
+    MissingRequiredOption {
+        /// The group's index.
+        group: usize,
+        /// The option's name.
+        option: &'static str,
+    },
+
+    /// The same parameter (the same handle, not an equal value) twice in one group.
+    #[error("{param} is the same parameter as parameter {first} of that group: a parameter may appear only once")]
+    DuplicateParam {
+        /// The second occurrence.
+        param: ParamRef,
+        /// Position of the first occurrence in the same group.
+        first: usize,
+    },
+
+    /// A parameter that already belongs to another group of this optimizer.
+    #[error(
+        "{param} is already in group {other_group} (as its parameter {other_index}): a parameter may belong to one group only"
+    )]
+    ParamInOtherGroup {
+        /// The parameter being added.
+        param: ParamRef,
+        /// The group that already holds it.
+        other_group: usize,
+        /// Its position there.
+        other_index: usize,
+    },
+
+    /// A non-trainable parameter (a derived value, torch's non-leaf tensor).
+    #[error(
+        "{param} is not trainable (a derived value, torch's non-leaf tensor): only trainable parameters can be optimized"
+    )]
+    NonTrainableParam {
+        /// The parameter.
+        param: ParamRef,
+    },
+
+    /// Some parameters of the optimizer have names and others do not.
+    #[error(
+        "{param} {problem}: name every parameter of an optimizer or none, so that checkpoints can be matched by name"
+    )]
+    MixedParamNames {
+        /// The first parameter that breaks the rule.
+        param: ParamRef,
+        /// `"has no name but other parameters do"` or the converse.
+        problem: &'static str,
+    },
+
+    /// Two parameters of one optimizer share a name, which would make loading by name ambiguous.
+    #[error(
+        "{param} has the name \"{name}\", which another parameter of this optimizer already has: names must be unique"
+    )]
+    DuplicateParamName {
+        /// The second parameter with the name.
+        param: ParamRef,
+        /// The shared name.
+        name: String,
+    },
+
+    /// An option value that fails the optimizer's own check (torch: "Invalid learning rate: -0.1").
+    #[error("{scope}: {message}")]
+    InvalidOption {
+        /// Where the option was set.
+        scope: Scope,
+        /// The option's name.
+        option: &'static str,
+        /// The check's message, naming the value.
+        message: String,
+    },
+
+    /// Options that fail a check relating several of them (SGD: nesterov needs momentum > 0
+    /// and dampening = 0).
+    #[error("{scope}: {message}")]
+    InvalidOptions {
+        /// Where the options were set.
+        scope: Scope,
+        /// The check's message.
+        message: String,
+    },
+
+    /// More parameter groups than the optimizer supports (LBFGS: one).
+    #[error(
+        "{kind} supports only {max} parameter group(s) and cannot take group {group}: put all parameters in one group"
+    )]
+    TooManyGroups {
+        /// The optimizer's kind.
+        kind: &'static str,
+        /// The most groups it supports.
+        max: usize,
+        /// The index the rejected group would have had.
+        group: usize,
+    },
+
+    /// An option name the optimizer does not have (torch silently keeps a typo such as `lrr`).
+    #[error("{scope}: {kind} has no option `{option}` (its options are: {known})")]
+    UnknownOption {
+        /// Where the name was found.
+        scope: Scope,
+        /// The optimizer's kind.
+        kind: &'static str,
+        /// The unknown name.
+        option: String,
+        /// The options the optimizer has, comma-separated.
+        known: String,
+    },
+
+    /// An option value of the wrong type.
+    #[error("{scope}: option `{option}` must be {expected}, found {found}")]
+    OptionType {
+        /// Where the value was found.
+        scope: Scope,
+        /// The option's name.
+        option: String,
+        /// What the option accepts.
+        expected: String,
+        /// What was found instead.
+        found: String,
+    },
+
+    /// A group index that does not exist.
+    #[error("group {group} does not exist: the optimizer has {groups} group(s)")]
+    NoSuchGroup {
+        /// The requested index.
+        group: usize,
+        /// How many groups there are.
+        groups: usize,
+    },
+
+    // ----- parameters and steps ----------------------------------------------------------
+    /// A gradient or value whose shape differs from the parameter's.
+    #[error("{what} of shape {} does not match the parameter{}'s shape {}", shape(found), name.as_deref().map(|n| format!(" \"{n}\"")).unwrap_or_default(), shape(expected))]
+    ShapeMismatch {
+        /// `"gradient"` or `"value"`.
+        what: &'static str,
+        /// The parameter's name, if any.
+        name: Option<String>,
+        /// The parameter's shape.
+        expected: Vec<usize>,
+        /// The rejected array's shape.
+        found: Vec<usize>,
+    },
+
+    /// A gradient holding NaN or an infinity, found by `check_finite`.
+    #[error(
+        "{param} has a non-finite gradient ({value} at flat index {position}): skip this step or lower the learning rate"
+    )]
+    NonFiniteGrad {
+        /// The parameter.
+        param: ParamRef,
+        /// Row-major position of the first non-finite element.
+        position: usize,
+        /// That element.
+        value: f64,
+    },
+
+    /// `step()` on an optimizer that must re-evaluate the loss (LBFGS).
+    #[error("{kind} re-evaluates the loss several times per step: call `step_with(closure)` instead of `step()`")]
+    ClosureRequired {
+        /// The optimizer's kind.
+        kind: &'static str,
+    },
+
+    /// The closure returned a non-finite loss or wrote a non-finite gradient.
+    #[error(
+        "{kind}: evaluation {evaluation} of the closure gave a non-finite {what} ({value}); the step stopped and the parameters were restored to the last finite point"
+    )]
+    NonFiniteClosure {
+        /// The optimizer's kind.
+        kind: &'static str,
+        /// The evaluation count (`func_evals`) at which it happened.
+        evaluation: u64,
+        /// `"loss"` or `"gradient"`.
+        what: &'static str,
+        /// The offending value.
+        value: f64,
+    },
+
+    // ----- state dicts ---------------------------------------------------------------------
+    /// A state dict saved by another kind of optimizer (Adam's state into SGD).
+    #[error("the state dict was saved by a `{found}` optimizer and cannot be loaded into `{expected}`")]
+    WrongOptimizer {
+        /// The kind of the optimizer loading.
+        expected: &'static str,
+        /// The kind recorded in the state dict.
+        found: String,
+    },
+
+    /// A state dict written by a newer format than this build reads.
+    #[error(
+        "the state dict has format version {found} but this `{kind}` reads versions up to {supported}: upgrade optim"
+    )]
+    UnsupportedVersion {
+        /// The optimizer's kind.
+        kind: &'static str,
+        /// The version in the state dict.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+
+    /// The state dict has a different number of groups (torch: "loaded state dict has a
+    /// different number of parameter groups").
+    #[error("loaded state dict has {found} parameter group(s) but the optimizer has {expected}")]
+    GroupCount {
+        /// The optimizer's group count.
+        expected: usize,
+        /// The state dict's.
+        found: usize,
+    },
+
+    /// A group of the state dict has a different number of parameters (torch: "loaded state
+    /// dict contains a parameter group that doesn't match the size of optimizer's group").
+    #[error(
+        "group {group} of the loaded state dict has {found} parameter(s) but the optimizer's group {group} has {expected}"
+    )]
+    GroupSize {
+        /// The group's index.
+        group: usize,
+        /// The optimizer's parameter count in that group.
+        expected: usize,
+        /// The state dict's.
+        found: usize,
+    },
+
+    /// A parameter index listed twice in the state dict's groups.
+    #[error("parameter index {index} is listed twice in the state dict's groups (group {group})")]
+    DuplicateStateIndex {
+        /// The repeated index.
+        index: usize,
+        /// The group of its second listing.
+        group: usize,
+    },
+
+    /// State for a parameter index that none of the state dict's groups lists.
+    #[error("the state dict has state for parameter index {index}, which none of its groups lists")]
+    UnknownStateIndex {
+        /// The index.
+        index: usize,
+    },
+
+    /// State under an index where this optimizer keeps none (LBFGS keeps all state under
+    /// parameter 0, as torch does).
+    #[error(
+        "{kind} keeps all of its state under parameter 0, but the state dict has state for parameter index {index}"
+    )]
+    MisplacedState {
+        /// The optimizer's kind.
+        kind: &'static str,
+        /// The index.
+        index: usize,
+    },
+
+    /// A state entry with a key the optimizer does not know.
+    #[error("state of parameter {index}: {kind} has no state entry `{key}` (its entries are: {known})")]
+    UnknownStateKey {
+        /// The parameter's index in the state dict.
+        index: usize,
+        /// The optimizer's kind.
+        kind: &'static str,
+        /// The unknown key.
+        key: String,
+        /// The keys it has, comma-separated.
+        known: String,
+    },
+
+    /// A state entry that must be present is missing.
+    #[error("state of parameter {index}: the entry `{key}` is missing")]
+    MissingStateKey {
+        /// The parameter's index in the state dict.
+        index: usize,
+        /// The missing key.
+        key: String,
+    },
+
+    /// A state tensor whose shape differs from its parameter's.
+    #[error(
+        "state of parameter {index}: `{key}` has shape {} but the parameter needs {}",
+        shape(found),
+        shape(expected)
+    )]
+    StateShape {
+        /// The parameter's index in the state dict.
+        index: usize,
+        /// The entry.
+        key: String,
+        /// The shape the parameter needs.
+        expected: Vec<usize>,
+        /// The shape found.
+        found: Vec<usize>,
+    },
+
+    /// A state entry of the wrong type (a string where a tensor belongs, ...).
+    #[error("state of parameter {index}: `{key}` must be {expected}, found {found}")]
+    StateType {
+        /// The parameter's index in the state dict.
+        index: usize,
+        /// The entry.
+        key: String,
+        /// What the entry must be.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
+
+    /// A state entry of the right type but an impossible value (a negative count).
+    #[error("state of parameter {index}: `{key}` {message}")]
+    StateValue {
+        /// The parameter's index in the state dict.
+        index: usize,
+        /// The entry.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// Loading by parameter names found names missing, unexpected or with mis-shaped state;
+    /// every problem is listed.
+    #[error(
+        "the state dict does not match the optimizer's parameters by name: {}",
+        list(problems)
+    )]
+    ParamNames {
+        /// One line per problem.
+        problems: Vec<String>,
+    },
+
+    /// A state dict that is structurally wrong (not the layout of a state dict).
+    #[error("malformed state dict: {message}")]
+    Format {
+        /// What is wrong.
+        message: String,
+    },
+
+    /// Text that is not valid JSON, or JSON that is not a state dict.
+    #[error("cannot read the state dict as JSON: {message}")]
+    Json {
+        /// serde_json's message, with line and column.
+        message: String,
+    },
+
+    /// Reading or writing a checkpoint file failed.
+    #[error("cannot {action} {path}: {message}")]
+    Io {
+        /// `"read"` or `"write"`.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

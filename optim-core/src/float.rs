@@ -1,0 +1,115 @@
+//! The element types an optimizer works in: `f32` and `f64`.
+
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+
+/// The precision of a tensor, as torch names it in a state dict (`"float32"`, `"float64"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DType {
+    /// 32-bit IEEE float (`torch.float32`).
+    F32,
+    /// 64-bit IEEE float (`torch.float64`).
+    F64,
+}
+
+impl DType {
+    /// The name torch gives this dtype: `"float32"` or `"float64"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "float32",
+            DType::F64 => "float64",
+        }
+    }
+
+    /// Parses torch's name (`"float32"`, `"float64"`) or the short forms `"f32"`, `"f64"`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "float32" | "f32" => Some(DType::F32),
+            "float64" | "f64" => Some(DType::F64),
+            _ => None,
+        }
+    }
+}
+
+impl Display for DType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// An element type of parameters, gradients and state tensors: `f32` or `f64` (sealed).
+///
+/// Hyperparameters are always `f64` (as Python floats are in torch); scalars derived from
+/// them are computed in `f64` and rounded to `A` with [`Float::from_f64`] only where they
+/// meet a tensor, which is what keeps `f32` runs within torch's tolerances.
+pub trait Float:
+    num_traits::Float
+    + Default
+    + Debug
+    + Display
+    + Sum
+    + Send
+    + Sync
+    + std::ops::AddAssign
+    + std::ops::SubAssign
+    + std::ops::MulAssign
+    + std::ops::DivAssign
+    + sealed::Sealed
+    + 'static
+{
+    /// The dtype of this element type.
+    const DTYPE: DType;
+    /// Rounds an `f64` to this type (exact for `f64`, round-to-nearest for `f32`).
+    fn from_f64(x: f64) -> Self;
+    /// Widens to `f64` (always exact).
+    fn as_f64(self) -> f64;
+}
+
+impl Float for f32 {
+    const DTYPE: DType = DType::F32;
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    #[inline(always)]
+    fn as_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Float for f64 {
+    const DTYPE: DType = DType::F64;
+    #[inline(always)]
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn as_f64(self) -> f64 {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dtype_names_round_trip() {
+        for d in [DType::F32, DType::F64] {
+            assert_eq!(DType::from_name(d.name()), Some(d));
+        }
+        assert_eq!(DType::from_name("float16"), None);
+    }
+
+    #[test]
+    fn f32_rounds_from_f64() {
+        assert_eq!(f32::from_f64(0.1), 0.1f32);
+        assert_eq!(0.1f32.as_f64(), 0.1f32 as f64);
+    }
+}

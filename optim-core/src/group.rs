@@ -1,0 +1,63 @@
+//! Parameter groups: a list of parameters and the options that apply to them.
+
+use crate::float::Float;
+use crate::param::Param;
+use crate::rule::Rule;
+
+/// A group to add to an optimizer: parameters plus per-group overrides of the optimizer's
+/// options (torch's `{"params": [...], "lr": 1e-3}`). Options the group does not set come
+/// from the optimizer's defaults.
+///
+/// `O` is the optimizer's options type (`AdamOptions`, `SgdOptions`, ...).
+#[derive(Clone, Debug)]
+pub struct ParamGroup<O, A: Float> {
+    /// The group's parameters.
+    pub params: Vec<Param<A>>,
+    /// Its overrides.
+    pub options: O,
+}
+
+impl<O: Default, A: Float> ParamGroup<O, A> {
+    /// A group of these parameters with no overrides.
+    pub fn new(params: impl IntoIterator<Item = Param<A>>) -> Self {
+        ParamGroup {
+            params: params.into_iter().collect(),
+            options: O::default(),
+        }
+    }
+
+    /// Sets the group's overrides.
+    pub fn options(mut self, options: O) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+/// A group inside an optimizer: resolved options, parameters, and each parameter's state
+/// (kept beside its parameter, so that a step finds it without a look-up).
+pub struct Group<R: Rule, A: Float> {
+    pub(crate) options: R,
+    pub(crate) params: Vec<Param<A>>,
+    pub(crate) states: Vec<Option<R::State<A>>>,
+}
+
+impl<R: Rule, A: Float> Group<R, A> {
+    pub(crate) fn new(options: R, params: Vec<Param<A>>) -> Self {
+        let states = params.iter().map(|_| None).collect();
+        Group {
+            options,
+            params,
+            states,
+        }
+    }
+
+    /// The group's resolved options.
+    pub fn options(&self) -> &R {
+        &self.options
+    }
+
+    /// The group's parameters.
+    pub fn params(&self) -> &[Param<A>] {
+        &self.params
+    }
+}

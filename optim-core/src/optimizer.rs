@@ -1,0 +1,292 @@
+//! The generic optimizer: groups, steps, options access. Written once for every rule.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::drive::Driver;
+use crate::error::{Error, ParamRef, Result, Scope};
+use crate::float::Float;
+use crate::group::{Group, ParamGroup};
+use crate::hyper;
+use crate::param::{Param, ParamId};
+use crate::rule::Rule;
+use crate::value::{Map, Value};
+
+/// An optimizer: the rule `R` applied to parameters of element type `A` (`f32` or `f64`),
+/// organised in groups with per-group options. This is torch's `torch.optim.Optimizer`:
+///
+/// | torch | here |
+/// |---|---|
+/// | `Adam(params, lr=1e-3)` | `Adam::new(params, AdamOptions::new().lr(1e-3))` |
+/// | `Adam([{"params": a}, {"params": b, "lr": 1e-2}])` | `Adam::with_groups([ParamGroup::new(a), ParamGroup::new(b).options(AdamOptions::new().lr(1e-2))], AdamOptions::new())` |
+/// | `opt.param_groups[0]["lr"] = 0.1` | `opt.set_options(0, &AdamOptions::new().lr(0.1))` or `opt.set_option(0, "lr", 0.1)` |
+/// | `opt.zero_grad()` / `zero_grad(set_to_none=False)` | `opt.zero_grad()` / `opt.zero_grad_in_place()` |
+/// | `opt.step()` / `opt.step(closure)` | `opt.step()` / `opt.step_with(closure)` |
+/// | `opt.add_param_group({...})` | `opt.add_param_group(ParamGroup::new(...))` |
+/// | `opt.state_dict()` / `load_state_dict(sd)` | `opt.state_dict()` / `opt.load_state_dict(&sd)` |
+///
+/// Every operation that can fail returns an [`Error`] naming the group, parameter or
+/// option at fault, and changes nothing when it fails.
+pub struct Optimizer<R: Rule, A: Float> {
+    pub(crate) defaults: R::Options,
+    pub(crate) groups: Vec<Group<R, A>>,
+}
+
+impl<R: Rule, A: Float> std::fmt::Debug for Optimizer<R, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Optimizer");
+        d.field("kind", &R::KIND).field("defaults", &self.defaults);
+        for (i, g) in self.groups.iter().enumerate() {
+            d.field(&format!("group {i}"), &(&g.options, g.params.len()));
+        }
+        d.finish()
+    }
+}
+
+impl<R: Rule, A: Float> Optimizer<R, A> {
+    /// An optimizer over one group of `params`, with `options` over the rule's class
+    /// defaults (torch: `SGD(params, lr=0.1)`).
+    pub fn new(params: impl IntoIterator<Item = Param<A>>, options: R::Options) -> Result<Self> {
+        Self::with_groups([ParamGroup::new(params)], options)
+    }
+
+    /// An optimizer over several groups, each with its own overrides of `options`
+    /// (torch: `SGD([{"params": ...}, {"params": ..., "lr": 1e-3}], lr=1e-2)`).
+    pub fn with_groups(
+        groups: impl IntoIterator<Item = ParamGroup<R::Options, A>>,
+        options: R::Options,
+    ) -> Result<Self> {
+        let defaults = R::defaults(&options);
+        R::validate_present(&defaults, Scope::Defaults)?;
+        let mut optimizer = Optimizer {
+            defaults,
+            groups: Vec::new(),
+        };
+        for group in groups {
+            optimizer.add_param_group(group)?;
+        }
+        if optimizer.groups.is_empty() {
+            return Err(Error::EmptyParamList { group: 0 });
+        }
+        Ok(optimizer)
+    }
+
+    /// Adds a group, at any time (also after steps), as torch's `add_param_group`: options
+    /// it does not set come from the optimizer's defaults. Rejects an empty group, a
+    /// missing required option, a parameter twice in the group or already in another
+    /// group, a non-trainable parameter, names on some parameters but not others, and
+    /// option values that fail the optimizer's checks. Nothing changes on error.
+    pub fn add_param_group(&mut self, group: ParamGroup<R::Options, A>) -> Result<()> {
+        let index = self.groups.len();
+        if let Some(max) = <R::Driver as Driver<R>>::MAX_GROUPS.filter(|&max| index >= max) {
+            return Err(Error::TooManyGroups {
+                kind: R::KIND,
+                max,
+                group: index,
+            });
+        }
+        self.check_new_params(index, &group.params)?;
+        let options = hyper::resolve::<R>(&group.options, &self.defaults, index)?;
+        self.groups.push(Group::new(options, group.params));
+        Ok(())
+    }
+
+    fn check_new_params(&self, group: usize, params: &[Param<A>]) -> Result<()> {
+        if params.is_empty() {
+            return Err(Error::EmptyParamList { group });
+        }
+        let at = |index: usize| ParamRef {
+            group,
+            index,
+            name: params[index].name().map(str::to_string),
+        };
+        let mut existing: HashMap<ParamId, (usize, usize)> = HashMap::new();
+        let mut names: HashSet<&str> = HashSet::new();
+        for (g, grp) in self.groups.iter().enumerate() {
+            for (i, p) in grp.params.iter().enumerate() {
+                existing.insert(p.id(), (g, i));
+                names.extend(p.name());
+            }
+        }
+        // Names are all-or-none across the optimizer; the first parameter ever added sets
+        // which.
+        let named = match self.groups.first().and_then(|g| g.params.first()) {
+            Some(p) => p.name().is_some(),
+            None => params[0].name().is_some(),
+        };
+        let mut seen: HashMap<ParamId, usize> = HashMap::new();
+        for (i, p) in params.iter().enumerate() {
+            if !p.is_trainable() {
+                return Err(Error::NonTrainableParam { param: at(i) });
+            }
+            if let Some(&first) = seen.get(&p.id()) {
+                return Err(Error::DuplicateParam { param: at(i), first });
+            }
+            seen.insert(p.id(), i);
+            if let Some(&(other_group, other_index)) = existing.get(&p.id()) {
+                return Err(Error::ParamInOtherGroup {
+                    param: at(i),
+                    other_group,
+                    other_index,
+                });
+            }
+            match (p.name(), named) {
+                (None, true) => {
+                    return Err(Error::MixedParamNames {
+                        param: at(i),
+                        problem: "has no name but other parameters do",
+                    });
+                }
+                (Some(_), false) => {
+                    return Err(Error::MixedParamNames {
+                        param: at(i),
+                        problem: "has a name but other parameters do not",
+                    });
+                }
+                (Some(name), true) => {
+                    if !names.insert(name) {
+                        return Err(Error::DuplicateParamName {
+                            param: at(i),
+                            name: name.to_string(),
+                        });
+                    }
+                }
+                (None, false) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The optimizer's kind (`"adam"`).
+    pub fn kind(&self) -> &'static str {
+        R::KIND
+    }
+
+    /// The optimizer's defaults: the class defaults with the constructor's options over
+    /// them. Groups added later take what they do not set from here.
+    pub fn defaults(&self) -> &R::Options {
+        &self.defaults
+    }
+
+    /// The number of groups.
+    pub fn num_groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    fn group(&self, group: usize) -> Result<&Group<R, A>> {
+        self.groups.get(group).ok_or(Error::NoSuchGroup {
+            group,
+            groups: self.groups.len(),
+        })
+    }
+
+    /// Group `group`'s resolved options (typed: `opt.options(0)?.lr`).
+    pub fn options(&self, group: usize) -> Result<&R> {
+        self.group(group).map(|g| &g.options)
+    }
+
+    /// Group `group`'s parameters.
+    pub fn params(&self, group: usize) -> Result<&[Param<A>]> {
+        self.group(group).map(|g| g.params.as_slice())
+    }
+
+    /// Every parameter, group after group (the order state dicts number them in).
+    pub fn all_params(&self) -> impl Iterator<Item = &Param<A>> {
+        self.groups.iter().flat_map(|g| g.params.iter())
+    }
+
+    /// Lays `overrides` over group `group`'s options (a learning-rate schedule:
+    /// `opt.set_options(0, &AdamOptions::new().lr(0.01))`). Checked; nothing changes on error.
+    pub fn set_options(&mut self, group: usize, overrides: &R::Options) -> Result<()> {
+        let updated = hyper::with_overrides(self.options(group)?, overrides, group)?;
+        self.groups[group].options = updated;
+        Ok(())
+    }
+
+    /// Changes group `group`'s options through a closure on a copy, then checks the result
+    /// (`opt.update_options(0, |o| o.lr *= 0.1)`). Nothing changes on error.
+    pub fn update_options(&mut self, group: usize, change: impl FnOnce(&mut R)) -> Result<()> {
+        let mut updated = self.options(group)?.clone();
+        change(&mut updated);
+        updated.validate(Scope::Group(group))?;
+        self.groups[group].options = updated;
+        Ok(())
+    }
+
+    /// One option of group `group` by its state-dict name (`"lr"`).
+    pub fn option(&self, group: usize, name: &str) -> Result<Value> {
+        hyper::get_option(self.options(group)?, name, Scope::Group(group))
+    }
+
+    /// Sets one option of group `group` by its state-dict name: what a scheduler written
+    /// against [`DynOptimizer`](crate::DynOptimizer) does. Type-checked and validated.
+    pub fn set_option(&mut self, group: usize, name: &str, value: impl Into<Value>) -> Result<()> {
+        self.options(group)?;
+        let scope = Scope::Group(group);
+        let map: Map = [(name, value.into())].into_iter().collect();
+        let overrides = R::options_from_map(&map, scope)?;
+        self.set_options(group, &overrides)
+    }
+
+    /// The state of `param`, if it is in this optimizer and has taken a step.
+    pub fn state(&self, param: &Param<A>) -> Option<&R::State<A>> {
+        self.groups.iter().find_map(|g| {
+            let i = g.params.iter().position(|p| p == param)?;
+            g.states[i].as_ref()
+        })
+    }
+
+    /// Drops every gradient (torch 2.x's `zero_grad()`, `set_to_none=True`).
+    pub fn zero_grad(&self) {
+        self.all_params().for_each(|p| p.zero_grad(true));
+    }
+
+    /// Fills every gradient with zeros, keeping its allocation (torch's
+    /// `zero_grad(set_to_none=False)`).
+    pub fn zero_grad_in_place(&self) {
+        self.all_params().for_each(|p| p.zero_grad(false));
+    }
+
+    /// Updates every parameter that has a gradient. Parameters without one are skipped and
+    /// their state left as it is. An optimizer that must re-evaluate the loss (LBFGS)
+    /// returns [`Error::ClosureRequired`].
+    pub fn step(&mut self) -> Result<()> {
+        <R::Driver as Driver<R>>::step(&mut self.groups, None).map(|_| ())
+    }
+
+    /// A step with a closure that recomputes the loss and the gradients and returns the
+    /// loss; returns the loss (for LBFGS, that of the closure's first call). The closure
+    /// may read parameter values and write gradients: the optimizer holds no lock while it
+    /// runs.
+    pub fn step_with(&mut self, mut closure: impl FnMut() -> f64) -> Result<f64> {
+        self.step_with_dyn(&mut closure)
+    }
+
+    pub(crate) fn step_with_dyn(&mut self, closure: &mut dyn FnMut() -> f64) -> Result<f64> {
+        let loss = <R::Driver as Driver<R>>::step(&mut self.groups, Some(closure))?;
+        // Every driver returns the loss when it is given a closure.
+        Ok(loss.unwrap_or(f64::NAN))
+    }
+
+    /// Checks every gradient for NaN and infinities, naming the first parameter that has
+    /// one. One read pass over the gradients: cheap next to a step, and the way to catch a
+    /// diverging run before it corrupts parameters and state (torch propagates NaN silently).
+    pub fn check_finite(&self) -> Result<()> {
+        for (group, g) in self.groups.iter().enumerate() {
+            for (index, p) in g.params.iter().enumerate() {
+                let Some(grad) = p.grad() else { continue };
+                if let Some((position, &value)) = grad.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+                    return Err(Error::NonFiniteGrad {
+                        param: ParamRef {
+                            group,
+                            index,
+                            name: p.name().map(str::to_string),
+                        },
+                        position,
+                        value: value.as_f64(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,222 @@
+//! The types an optimizer option can have, and how each converts to and from a state
+//! dict [`Value`].
+
+use std::fmt::Debug;
+
+use crate::value::Value;
+
+/// A type usable as an optimizer option: `f64`, `f32`, `bool`, integers, `String`,
+/// tuples of options (`betas: (f64, f64)` is a JSON list of two numbers), `Option<T>`
+/// (`None` is JSON `null`), and any type of yours that implements this trait, typically a
+/// small enum such as a line-search choice.
+///
+/// ```
+/// use optim_core::{OptionValue, Value};
+///
+/// #[derive(Clone, Copy, Debug, PartialEq)]
+/// enum Schedule { Constant, Cosine }
+///
+/// impl OptionValue for Schedule {
+///     fn expected() -> String { "\"constant\" or \"cosine\"".into() }
+///     fn to_value(&self) -> Value {
+///         match self { Schedule::Constant => "constant".into(), Schedule::Cosine => "cosine".into() }
+///     }
+///     fn from_value(v: &Value) -> Option<Self> {
+///         match v {
+///             Value::Str(s) if s == "constant" => Some(Schedule::Constant),
+///             Value::Str(s) if s == "cosine" => Some(Schedule::Cosine),
+///             _ => None,
+///         }
+///     }
+/// }
+/// assert_eq!(Schedule::from_value(&Schedule::Cosine.to_value()), Some(Schedule::Cosine));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the type of an optimizer option",
+    label = "not an option type",
+    note = "options can be f64, f32, bool, integers, String, tuples of options, Option<T>, or a type that implements `OptionValue`"
+)]
+pub trait OptionValue: Clone + Debug + PartialEq + Send + Sync + 'static {
+    /// What the option accepts, for error messages: `"a number"`, `"a list of 2 numbers"`.
+    fn expected() -> String;
+    /// The value as a state dict holds it.
+    fn to_value(&self) -> Value;
+    /// Reads the value back; `None` when it has the wrong type or range.
+    fn from_value(value: &Value) -> Option<Self>;
+}
+
+impl OptionValue for f64 {
+    fn expected() -> String {
+        "a number".into()
+    }
+    fn to_value(&self) -> Value {
+        Value::Float(*self)
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        value.as_f64()
+    }
+}
+
+impl OptionValue for f32 {
+    fn expected() -> String {
+        "a number".into()
+    }
+    fn to_value(&self) -> Value {
+        Value::Float(*self as f64)
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        value.as_f64().map(|x| x as f32)
+    }
+}
+
+impl OptionValue for bool {
+    fn expected() -> String {
+        "a boolean".into()
+    }
+    fn to_value(&self) -> Value {
+        Value::Bool(*self)
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+}
+
+impl OptionValue for String {
+    fn expected() -> String {
+        "a string".into()
+    }
+    fn to_value(&self) -> Value {
+        Value::Str(self.clone())
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Str(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! unsigned_option {
+    ($($t:ty),*) => {$(
+        impl OptionValue for $t {
+            fn expected() -> String {
+                "a non-negative integer".into()
+            }
+            fn to_value(&self) -> Value {
+                i64::try_from(*self).map_or(Value::Float(*self as f64), Value::Int)
+            }
+            fn from_value(value: &Value) -> Option<Self> {
+                value.as_u64().and_then(|u| <$t>::try_from(u).ok())
+            }
+        }
+    )*};
+}
+unsigned_option!(u8, u16, u32, u64, usize);
+
+macro_rules! signed_option {
+    ($($t:ty),*) => {$(
+        impl OptionValue for $t {
+            fn expected() -> String {
+                "an integer".into()
+            }
+            fn to_value(&self) -> Value {
+                Value::Int(*self as i64)
+            }
+            fn from_value(value: &Value) -> Option<Self> {
+                let i = match value {
+                    Value::Int(i) => *i,
+                    Value::Float(x) if x.fract() == 0.0 && x.abs() < 2f64.powi(62) => *x as i64,
+                    _ => return None,
+                };
+                <$t>::try_from(i).ok()
+            }
+        }
+    )*};
+}
+signed_option!(i8, i16, i32, i64, isize);
+
+impl<T: OptionValue> OptionValue for Option<T> {
+    fn expected() -> String {
+        format!("null or {}", T::expected())
+    }
+    fn to_value(&self) -> Value {
+        match self {
+            Some(v) => v.to_value(),
+            None => Value::Null,
+        }
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Null => Some(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+macro_rules! tuple_option {
+    ($n:literal: $($t:ident $i:tt),*) => {
+        impl<$($t: OptionValue),*> OptionValue for ($($t,)*) {
+            fn expected() -> String {
+                let parts: Vec<String> = vec![$($t::expected()),*];
+                format!("a list of {} items ({})", $n, parts.join(", "))
+            }
+            fn to_value(&self) -> Value {
+                Value::List(vec![$(self.$i.to_value()),*])
+            }
+            fn from_value(value: &Value) -> Option<Self> {
+                match value {
+                    Value::List(items) if items.len() == $n => {
+                        Some(($($t::from_value(&items[$i])?,)*))
+                    }
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+tuple_option!(2: T0 0, T1 1);
+tuple_option!(3: T0 0, T1 1, T2 2);
+tuple_option!(4: T0 0, T1 1, T2 2, T3 3);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: OptionValue>(v: T) {
+        assert_eq!(T::from_value(&v.to_value()), Some(v));
+    }
+
+    #[test]
+    fn every_builtin_option_type_round_trips() {
+        round_trip(0.1f64);
+        round_trip(0.5f32);
+        round_trip(true);
+        round_trip(25usize);
+        round_trip(-3i32);
+        round_trip((0.9f64, 0.999f64));
+        round_trip(Some(4u64));
+        round_trip(None::<u64>);
+        round_trip(String::from("strong_wolfe"));
+        round_trip((1u8, false, 2.5f64));
+    }
+
+    #[test]
+    fn torch_ints_read_as_floats_and_whole_floats_as_ints() {
+        assert_eq!(f64::from_value(&Value::Int(0)), Some(0.0));
+        assert_eq!(usize::from_value(&Value::Float(25.0)), Some(25));
+        assert_eq!(usize::from_value(&Value::Float(2.5)), None);
+        assert_eq!(usize::from_value(&Value::Int(-1)), None);
+        assert_eq!(u8::from_value(&Value::Int(300)), None);
+    }
+
+    #[test]
+    fn wrong_types_are_refused() {
+        assert_eq!(f64::from_value(&Value::Str("0.1".into())), None);
+        assert_eq!(bool::from_value(&Value::Int(1)), None);
+        assert_eq!(<(f64, f64)>::from_value(&Value::List(vec![Value::Float(0.9)])), None);
+        assert_eq!(<(f64, f64)>::expected(), "a list of 2 items (a number, a number)");
+    }
+}

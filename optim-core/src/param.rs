@@ -1,0 +1,462 @@
+//! The parameter handle shared by a model and its optimizer.
+//!
+//! A [`Param`] is what a torch tensor with `requires_grad=True` is to `torch.optim`: the
+//! model reads and writes its value, backpropagation writes its gradient, the optimizer
+//! updates the value from the gradient. Cloning a `Param` clones the handle, not the data:
+//! two clones are one parameter (the same identity, the same value), two parameters with
+//! equal values are two parameters.
+//!
+//! The value and the gradient each sit behind their own lock, so that a thread may hold
+//! the value for reading while it sets the gradient. A step takes each lock once, briefly,
+//! and holds none while it calls a closure: a closure may read values and write gradients
+//! freely. The one rule: do not hold a guard from [`Param::value`] or [`Param::grad`]
+//! across a call to `step` on the same thread (the step would wait for it forever).
+//!
+//! Invariants, kept by construction: the value's shape never changes, it is always in
+//! standard (row-major, contiguous) layout, and a gradient, when present, has the value's
+//! shape and layout. So an update never meets a mismatched gradient.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use ndarray::{ArrayD, ArrayRef, ArrayRefD, Dimension, IxDyn};
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+
+/// The identity of a parameter: unique for the life of the process, shared by all clones
+/// of one [`Param`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParamId(u64);
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+struct Inner<A> {
+    id: ParamId,
+    name: Option<String>,
+    trainable: bool,
+    shape: Box<[usize]>,
+    value: RwLock<ArrayD<A>>,
+    grad: RwLock<Option<ArrayD<A>>>,
+}
+
+/// A shared, thread-safe handle to a parameter's value and optional gradient.
+///
+/// ```
+/// use ndarray::array;
+/// use optim_core::Param;
+///
+/// let w = Param::named("fc.weight", array![[1.0f32, 2.0], [3.0, 4.0]]);
+/// let same = w.clone();
+/// same.set_grad(array![[0.1f32, 0.1], [0.1, 0.1]]).unwrap();
+/// assert!(w.has_grad()); // one parameter, two handles
+/// assert!(w.set_grad(array![1.0f32, 2.0]).is_err()); // wrong shape: rejected where it is set
+/// ```
+pub struct Param<A: Float> {
+    inner: Arc<Inner<A>>,
+}
+
+impl<A: Float> Clone for Param<A> {
+    fn clone(&self) -> Self {
+        Param {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<A: Float> PartialEq for Param<A> {
+    /// Identity, not value: true only for clones of one parameter.
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.id == other.inner.id
+    }
+}
+impl<A: Float> Eq for Param<A> {}
+
+impl<A: Float> Hash for Param<A> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.inner.id.hash(state)
+    }
+}
+
+impl<A: Float> fmt::Debug for Param<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Param")
+            .field("id", &self.inner.id.0)
+            .field("name", &self.inner.name)
+            .field("shape", &self.inner.shape)
+            .field("dtype", &A::DTYPE)
+            .field("trainable", &self.inner.trainable)
+            .finish()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    // A panic while a guard was held cannot leave an array half-formed in a way that
+    // breaks its invariants (its shape is fixed), so a poisoned lock is still usable.
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn standard<A: Float, D: Dimension>(array: ndarray::Array<A, D>) -> ArrayD<A> {
+    let array = array.into_dyn();
+    if array.is_standard_layout() {
+        array
+    } else {
+        array.as_standard_layout().into_owned()
+    }
+}
+
+impl<A: Float> Param<A> {
+    fn build<D: Dimension>(value: ndarray::Array<A, D>, name: Option<String>, trainable: bool) -> Self {
+        let value = standard(value);
+        Param {
+            inner: Arc::new(Inner {
+                id: ParamId(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
+                name,
+                trainable,
+                shape: value.shape().into(),
+                value: RwLock::new(value),
+                grad: RwLock::new(None),
+            }),
+        }
+    }
+
+    /// A trainable parameter with this initial value (any dimensionality; stored as a
+    /// row-major `ArrayD`).
+    pub fn new<D: Dimension>(value: ndarray::Array<A, D>) -> Self {
+        Param::build(value, None, true)
+    }
+
+    /// A trainable parameter with a name, as torch's `named_parameters()` gives. Names are
+    /// recorded in state dicts and let a checkpoint be matched by name on load.
+    pub fn named<D: Dimension>(name: impl Into<String>, value: ndarray::Array<A, D>) -> Self {
+        Param::build(value, Some(name.into()), true)
+    }
+
+    /// A non-trainable value (a derived tensor, torch's non-leaf): it can be shared like a
+    /// parameter, but adding it to an optimizer is an error.
+    pub fn derived<D: Dimension>(value: ndarray::Array<A, D>) -> Self {
+        Param::build(value, None, false)
+    }
+
+    /// The parameter's identity, shared by all its clones.
+    pub fn id(&self) -> ParamId {
+        self.inner.id
+    }
+
+    /// Its name, if it was created with [`Param::named`].
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
+
+    /// Whether an optimizer may update it.
+    pub fn is_trainable(&self) -> bool {
+        self.inner.trainable
+    }
+
+    /// Its shape, which never changes.
+    pub fn shape(&self) -> &[usize] {
+        &self.inner.shape
+    }
+
+    /// Its number of elements.
+    pub fn numel(&self) -> usize {
+        self.inner.shape.iter().product()
+    }
+
+    /// Whether both handles refer to the same parameter (the same as `==`).
+    pub fn same(&self, other: &Param<A>) -> bool {
+        self == other
+    }
+
+    /// Reads the value. The guard dereferences to the array.
+    pub fn value(&self) -> ValueRef<'_, A> {
+        ValueRef(read(&self.inner.value))
+    }
+
+    /// Writes the value in place. The guard dereferences to an [`ArrayRefD`], which allows
+    /// changing elements but not the shape.
+    pub fn value_mut(&self) -> ValueMut<'_, A> {
+        ValueMut(write(&self.inner.value))
+    }
+
+    /// A copy of the value.
+    pub fn to_array(&self) -> ArrayD<A> {
+        self.value().to_owned()
+    }
+
+    /// Replaces the value with an array of the same shape.
+    pub fn set_value<D: Dimension>(&self, value: ndarray::Array<A, D>) -> Result<()> {
+        self.check_shape("value", value.shape())?;
+        *write(&self.inner.value) = standard(value);
+        Ok(())
+    }
+
+    /// Reads the gradient, if there is one. The guard dereferences to the array.
+    pub fn grad(&self) -> Option<GradRef<'_, A>> {
+        let guard = read(&self.inner.grad);
+        guard.is_some().then_some(GradRef(guard))
+    }
+
+    /// Writes the gradient in place, if there is one (its shape cannot change).
+    pub fn grad_mut(&self) -> Option<GradMut<'_, A>> {
+        let guard = write(&self.inner.grad);
+        guard.is_some().then_some(GradMut(guard))
+    }
+
+    /// Whether the parameter has a gradient.
+    pub fn has_grad(&self) -> bool {
+        read(&self.inner.grad).is_some()
+    }
+
+    /// A copy of the gradient, if there is one.
+    pub fn grad_array(&self) -> Option<ArrayD<A>> {
+        read(&self.inner.grad).clone()
+    }
+
+    /// Sets the gradient, which must have the value's shape.
+    pub fn set_grad<D: Dimension>(&self, grad: ndarray::Array<A, D>) -> Result<()> {
+        self.check_shape("gradient", grad.shape())?;
+        *write(&self.inner.grad) = Some(standard(grad));
+        Ok(())
+    }
+
+    /// Sets the gradient from a row-major slice of `numel()` elements, reusing the current
+    /// gradient's allocation when there is one.
+    pub fn set_grad_from_slice(&self, grad: &[A]) -> Result<()> {
+        if grad.len() != self.numel() {
+            return Err(Error::ShapeMismatch {
+                what: "gradient",
+                name: self.inner.name.clone(),
+                expected: self.shape().to_vec(),
+                found: vec![grad.len()],
+            });
+        }
+        let mut slot = write(&self.inner.grad);
+        match slot.as_mut().and_then(|g| g.as_slice_mut()) {
+            Some(existing) => existing.copy_from_slice(grad),
+            None => {
+                let array = ArrayD::from_shape_vec(IxDyn(self.shape()), grad.to_vec());
+                // The length was checked against the shape above.
+                *slot = array.ok();
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `grad` to the gradient, creating it when there is none (what torch's backward
+    /// does to a leaf's `.grad`).
+    pub fn accumulate_grad<D: Dimension>(&self, grad: &ArrayRef<A, D>) -> Result<()> {
+        self.check_shape("gradient", grad.shape())?;
+        let mut slot = write(&self.inner.grad);
+        match slot.as_mut() {
+            Some(existing) => {
+                let grad = grad.view().into_dyn();
+                existing.zip_mut_with(&grad, |g, &d| *g += d);
+            }
+            None => *slot = Some(standard(grad.to_owned())),
+        }
+        Ok(())
+    }
+
+    /// Removes the gradient and returns it.
+    pub fn take_grad(&self) -> Option<ArrayD<A>> {
+        write(&self.inner.grad).take()
+    }
+
+    /// Clears the gradient: drops it (`set_to_none`, torch 2.x's default) or fills it with
+    /// zeros, keeping its allocation.
+    pub fn zero_grad(&self, set_to_none: bool) {
+        let mut slot = write(&self.inner.grad);
+        if set_to_none {
+            *slot = None;
+        } else if let Some(g) = slot.as_mut() {
+            g.fill(A::zero());
+        }
+    }
+
+    fn check_shape(&self, what: &'static str, found: &[usize]) -> Result<()> {
+        if found == self.shape() {
+            Ok(())
+        } else {
+            Err(Error::ShapeMismatch {
+                what,
+                name: self.inner.name.clone(),
+                expected: self.shape().to_vec(),
+                found: found.to_vec(),
+            })
+        }
+    }
+
+    /// Locks the value for writing and the gradient for reading, in that order (the one
+    /// order every step uses). Returns `None` when there is no gradient.
+    pub(crate) fn lock_for_update(&self) -> Option<UpdateGuards<'_, A>> {
+        let value = write(&self.inner.value);
+        let grad = read(&self.inner.grad);
+        grad.is_some().then_some((value, grad))
+    }
+
+    /// Reads the gradient lock directly (for gathering flat gradients).
+    pub(crate) fn grad_lock(&self) -> RwLockReadGuard<'_, Option<ArrayD<A>>> {
+        read(&self.inner.grad)
+    }
+
+    /// Writes the value lock directly (for scattering flat parameters).
+    pub(crate) fn value_lock(&self) -> RwLockWriteGuard<'_, ArrayD<A>> {
+        write(&self.inner.value)
+    }
+}
+
+/// The value (for writing) and the gradient (for reading) of one parameter, locked for an update.
+pub(crate) type UpdateGuards<'a, A> = (RwLockWriteGuard<'a, ArrayD<A>>, RwLockReadGuard<'a, Option<ArrayD<A>>>);
+
+/// Read access to a parameter's value; dereferences to the array.
+pub struct ValueRef<'a, A>(RwLockReadGuard<'a, ArrayD<A>>);
+
+impl<A> Deref for ValueRef<'_, A> {
+    type Target = ArrayD<A>;
+    fn deref(&self) -> &ArrayD<A> {
+        &self.0
+    }
+}
+
+/// Write access to a parameter's value; dereferences to an [`ArrayRefD`] (elements can
+/// change, the shape cannot).
+pub struct ValueMut<'a, A>(RwLockWriteGuard<'a, ArrayD<A>>);
+
+impl<A> Deref for ValueMut<'_, A> {
+    type Target = ArrayRefD<A>;
+    fn deref(&self) -> &ArrayRefD<A> {
+        &self.0
+    }
+}
+
+impl<A> DerefMut for ValueMut<'_, A> {
+    fn deref_mut(&mut self) -> &mut ArrayRefD<A> {
+        &mut self.0
+    }
+}
+
+/// Read access to a parameter's gradient; dereferences to the array.
+pub struct GradRef<'a, A>(RwLockReadGuard<'a, Option<ArrayD<A>>>);
+
+impl<A> Deref for GradRef<'_, A> {
+    type Target = ArrayD<A>;
+    fn deref(&self) -> &ArrayD<A> {
+        // Built only by `Param::grad` after checking that the gradient is present; the
+        // guard keeps anyone from removing it meanwhile.
+        self.0.as_ref().expect("GradRef is built only over a present gradient")
+    }
+}
+
+/// Write access to a parameter's gradient; dereferences to an [`ArrayRefD`].
+pub struct GradMut<'a, A>(RwLockWriteGuard<'a, Option<ArrayD<A>>>);
+
+impl<A> Deref for GradMut<'_, A> {
+    type Target = ArrayRefD<A>;
+    fn deref(&self) -> &ArrayRefD<A> {
+        // As for `GradRef`: checked present at construction, held under the lock.
+        self.0.as_ref().expect("GradMut is built only over a present gradient")
+    }
+}
+
+impl<A> DerefMut for GradMut<'_, A> {
+    fn deref_mut(&mut self) -> &mut ArrayRefD<A> {
+        self.0.as_mut().expect("GradMut is built only over a present gradient")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, array};
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn param_is_send_and_sync() {
+        assert_send_sync::<Param<f32>>();
+        assert_send_sync::<Param<f64>>();
+    }
+
+    #[test]
+    fn identity_is_the_handle_not_the_value() {
+        let a = Param::new(array![1.0f64, 2.0]);
+        let b = Param::new(array![1.0f64, 2.0]);
+        assert_eq!(a, a.clone());
+        assert_ne!(a, b);
+        assert_ne!(a.id(), b.id());
+    }
+
+    #[test]
+    fn clones_share_value_and_grad() {
+        let a = Param::new(array![1.0f32, 2.0]);
+        let b = a.clone();
+        b.value_mut()[0] = 5.0;
+        b.set_grad(array![1.0f32, 1.0]).expect("same shape");
+        assert_eq!(a.value()[0], 5.0);
+        assert!(a.has_grad());
+    }
+
+    #[test]
+    fn gradient_of_wrong_shape_is_rejected_where_set() {
+        let p = Param::named("w", Array2::<f64>::zeros((4, 3)));
+        let err = p.set_grad(Array2::<f64>::zeros((3, 4))).expect_err("wrong shape");
+        assert_eq!(
+            err.to_string(),
+            "gradient of shape [3, 4] does not match the parameter \"w\"'s shape [4, 3]"
+        );
+        assert!(!p.has_grad(), "a rejected gradient leaves none behind");
+        assert!(p.set_grad_from_slice(&[0.0; 11]).is_err());
+        assert!(p.accumulate_grad(&array![1.0f64]).is_err());
+        assert!(p.set_value(array![1.0f64]).is_err());
+    }
+
+    #[test]
+    fn non_standard_layouts_are_stored_row_major() {
+        let t = array![[1.0f64, 2.0, 3.0], [4.0, 5.0, 6.0]].reversed_axes();
+        assert!(!t.is_standard_layout());
+        let p = Param::new(t.clone());
+        assert!(p.value().is_standard_layout());
+        assert_eq!(*p.value(), t.clone().into_dyn());
+        p.set_grad(t.clone()).expect("same shape");
+        assert!(p.grad().expect("set").is_standard_layout());
+    }
+
+    #[test]
+    fn zero_grad_drops_or_zeroes_in_place() {
+        let p = Param::new(array![1.0f32, 2.0]);
+        p.set_grad(array![3.0f32, 4.0]).expect("shape");
+        let before = p.grad().expect("set").as_ptr();
+        p.zero_grad(false);
+        let g = p.grad().expect("kept");
+        assert_eq!(g.as_ptr(), before, "allocation kept");
+        assert_eq!(*g, array![0.0f32, 0.0].into_dyn());
+        drop(g);
+        p.zero_grad(true);
+        assert!(!p.has_grad());
+    }
+
+    #[test]
+    fn accumulate_adds_or_creates() {
+        let p = Param::new(array![0.0f64, 0.0]);
+        p.accumulate_grad(&array![1.0, 2.0]).expect("shape");
+        p.accumulate_grad(&array![1.0, 2.0]).expect("shape");
+        assert_eq!(*p.grad().expect("set"), array![2.0, 4.0].into_dyn());
+    }
+
+    #[test]
+    fn holding_the_value_while_setting_the_grad_does_not_deadlock() {
+        let p = Param::new(array![1.0f32, 2.0]);
+        let v = p.value();
+        p.set_grad(v.mapv(|x| 2.0 * x)).expect("shape");
+        drop(v);
+        assert_eq!(*p.grad().expect("set"), array![2.0f32, 4.0].into_dyn());
+    }
+}

@@ -1,0 +1,85 @@
+//! Update rules: what an optimizer does with a gradient, in one of three forms.
+//!
+//! - [`Elementwise`]: a scalar function of one element of the parameter, its gradient and
+//!   each state tensor, plus per-step scalars (bias corrections). The framework runs it as
+//!   one fused pass over memory with no allocation, vectorized for the CPU it runs on
+//!   (SGD, Adam, AdamW, Lion, RMSprop...).
+//! - [`PerTensor`]: a function of whole tensors, for rules that need norms or other
+//!   whole-tensor quantities (LARS, LAMB...).
+//! - [`ClosureRule`]: a function of the whole problem (all parameters as one flat vector)
+//!   and a closure that re-evaluates the loss and gradients (LBFGS).
+//!
+//! `#[derive(Optimizer)]` implements [`Rule`]; the author implements one of the three form
+//! traits, named by `#[optimizer(update = elementwise | per_tensor | closure)]`.
+
+use ndarray::{ArrayViewD, ArrayViewMutD};
+
+use crate::error::Result;
+use crate::float::Float;
+use crate::hyper::Hyperparameters;
+use crate::problem::Problem;
+use crate::state::State;
+
+/// A complete update rule: hyperparameters, a per-parameter state, and a driver that runs
+/// the update in one of the three forms. Implemented by `#[derive(Optimizer)]`.
+pub trait Rule: Hyperparameters {
+    /// The per-parameter state (for a [`ClosureRule`], the one global state, which torch
+    /// keeps under parameter 0).
+    type State<A: Float>: State<A>;
+    /// How steps run: [`ElementwiseDriver`](crate::drive::ElementwiseDriver),
+    /// [`PerTensorDriver`](crate::drive::PerTensorDriver) or
+    /// [`ClosureDriver`](crate::drive::ClosureDriver).
+    type Driver: crate::drive::Driver<Self>;
+}
+
+/// An update written for one element at a time, run as one fused pass.
+///
+/// [`prepare`](Elementwise::prepare) runs once per parameter and step, before the pass: it
+/// advances counters in the state, creates optional tensors the step needs (of the
+/// parameter's `shape`), and computes the per-step scalars (in `f64`, rounded to `A` once). [`element`](Elementwise::element)
+/// then runs for every element; it must not depend on the element's position, which is
+/// what lets the framework vectorize it and split large tensors across threads with
+/// bit-identical results.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` declares `update = elementwise` but does not implement `Elementwise`",
+    note = "implement `Elementwise` for `{Self}` (its `prepare` and `element` functions), or choose another `update` form"
+)]
+pub trait Elementwise: Rule {
+    /// The scalars computed once per parameter and step.
+    type Scalars<A: Float>: Copy + Send + Sync;
+
+    /// Runs before the pass over a parameter of this `shape`: updates scalar state,
+    /// returns the scalars.
+    fn prepare<A: Float>(&self, state: &mut Self::State<A>, shape: &[usize]) -> Self::Scalars<A>;
+
+    /// Updates one element of the parameter and of each state tensor from one element of
+    /// the gradient.
+    fn element<A: Float>(
+        scalars: &Self::Scalars<A>,
+        param: &mut A,
+        grad: A,
+        state: <Self::State<A> as State<A>>::Elem<'_>,
+    );
+}
+
+/// An update written for whole tensors: the parameter, its gradient and its state.
+/// Tensors are in standard (row-major, contiguous) layout, so `as_slice()` always succeeds.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` declares `update = per_tensor` but does not implement `PerTensor`",
+    note = "implement `PerTensor` for `{Self}` (its `update` function), or choose another `update` form"
+)]
+pub trait PerTensor: Rule {
+    /// Updates one parameter in place.
+    fn update<A: Float>(&self, param: ArrayViewMutD<'_, A>, grad: ArrayViewD<'_, A>, state: &mut Self::State<A>);
+}
+
+/// An update of the whole problem that re-evaluates the loss through a closure (LBFGS).
+/// The optimizer has one group; [`Problem`] presents its parameters as one flat vector.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` declares `update = closure` but does not implement `ClosureRule`",
+    note = "implement `ClosureRule` for `{Self}` (its `step` function), or choose another `update` form"
+)]
+pub trait ClosureRule: Rule {
+    /// Runs one step and returns the loss of the closure's first evaluation.
+    fn step<A: Float>(&self, state: &mut Self::State<A>, problem: &mut Problem<'_, A>) -> Result<f64>;
+}

@@ -1,0 +1,1 @@
+//! `#[derive(Optimizer)]` (under construction).
