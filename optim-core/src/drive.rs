@@ -112,3 +112,18 @@ impl<R: ClosureRule> Driver<R> for ClosureDriver {
         group.options.step(state, &mut problem).map(Some)
     }
 }
+
+/// The driver `#[derive(Optimizer)]` names when its input lacks `update = ...`: it lets
+/// the expansion type-check so that the user sees the missing key reported, not a cascade
+/// of errors. Code that compiles never uses it.
+#[doc(hidden)]
+pub struct FallbackDriver;
+
+impl<R: Rule> Driver<R> for FallbackDriver {
+    const MAX_GROUPS: Option<usize> = None;
+    const FLAT_STATE: bool = false;
+
+    fn step<A: Float>(_: &mut [Group<R, A>], _: Option<&mut dyn FnMut() -> f64>) -> Result<Option<f64>> {
+        Ok(None)
+    }
+}

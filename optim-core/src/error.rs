@@ -201,6 +201,15 @@ pub enum Error {
         found: String,
     },
 
+    /// An optimizer name that no constructor knows.
+    #[error("unknown optimizer `{kind}` (known: {known})")]
+    UnknownOptimizer {
+        /// The name asked for.
+        kind: String,
+        /// The names known, comma-separated.
+        known: String,
+    },
+
     /// A group index that does not exist.
     #[error("group {group} does not exist: the optimizer has {groups} group(s)")]
     NoSuchGroup {

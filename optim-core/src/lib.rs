@@ -29,7 +29,7 @@ mod state;
 mod state_dict;
 mod value;
 
-pub use drive::{ClosureDriver, Driver, ElementwiseDriver, PerTensorDriver};
+pub use drive::{ClosureDriver, Driver, ElementwiseDriver, FallbackDriver, PerTensorDriver};
 pub use dyn_optimizer::DynOptimizer;
 pub use error::{Error, ParamRef, Result, Scope};
 pub use float::{DType, Float};
@@ -41,7 +41,8 @@ pub use param::{GradMut, GradRef, Param, ParamId, ValueMut, ValueRef};
 pub use problem::Problem;
 pub use rule::{ClosureRule, Elementwise, PerTensor, Rule};
 pub use state::{
-    FieldError, ShapeCtx, Slices, State, StateError, StateField, check_state_keys, tensor_slice_mut, unpack_field,
+    FieldError, ShapeCtx, Slices, State, StateEntries, StateError, StateField, check_state_keys, flat_vector,
+    pack_flat, tensor_slice_mut, unpack_field,
 };
 pub use state_dict::{GroupState, StateDict};
 pub use value::{Map, Tensor, TensorData, Value};

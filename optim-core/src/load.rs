@@ -219,7 +219,7 @@ fn state_error<R: Rule, A: Float>(index: usize, e: StateError) -> Error {
             index,
             kind: R::KIND,
             key,
-            known: <R::State<A> as State<A>>::KEYS.join(", "),
+            known: <R::State<A> as State<A>>::keys().join(", "),
         },
         FieldError::Type { expected, found } => Error::StateType {
             index,

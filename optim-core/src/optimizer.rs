@@ -70,6 +70,24 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
         Ok(optimizer)
     }
 
+    /// An optimizer built from string-keyed options, as a state dict or a config file holds
+    /// them: `defaults` over the class defaults, and each group's overrides over those.
+    /// Unknown option names and values of the wrong type are errors.
+    pub fn from_maps(groups: impl IntoIterator<Item = (Vec<Param<A>>, Map)>, defaults: &Map) -> Result<Self> {
+        let options = R::options_from_map(defaults, Scope::Defaults)?;
+        let groups = groups
+            .into_iter()
+            .enumerate()
+            .map(|(g, (params, overrides))| {
+                Ok(ParamGroup {
+                    params,
+                    options: R::options_from_map(&overrides, Scope::Group(g))?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::with_groups(groups, options)
+    }
+
     /// Adds a group, at any time (also after steps), as torch's `add_param_group`: options
     /// it does not set come from the optimizer's defaults. Rejects an empty group, a
     /// missing required option, a parameter twice in the group or already in another

@@ -8,13 +8,17 @@
 //! | field type | in the state dict | shape rule | created as |
 //! |---|---|---|---|
 //! | `ArrayD<A>` ([`Tensor`](crate::Tensor) alias) | tensor | the parameter's shape | zeros |
-//! | `Array1<A>` | tensor | flat: `[numel]` | zeros |
+//! | `Vec<A>`, `Array1<A>` | tensor | flat: `[numel]` | zeros |
 //! | `f64`, `f32` | number (a 0-d tensor is accepted) | — | `0` |
 //! | `u64`, `usize`, `u32`, `i64` | integer | — | `0` |
 //! | `bool` | boolean | — | `false` |
-//! | `Vec<f64>`, `Vec<Option<f64>>` | list of numbers (or `null`) | — | empty |
-//! | `Vec<Array1<A>>` | list of flat tensors | each `[numel]` | empty |
+//! | `Vec<Option<f64>>` | list of numbers or `null`s | — | empty |
+//! | `Vec<Vec<A>>` | list of flat tensors | each `[numel]` | empty |
 //! | `Option<T>` | `T`, or absent | as `T` | `None` |
+//!
+//! A field marked `#[state(flatten)]` packs into several entries: its type implements
+//! [`StateEntries`] (LBFGS keeps its curvature pairs in one ring and saves them as torch's
+//! `old_dirs`, `old_stps` and `ro`).
 //!
 //! For an optimizer that sees all parameters as one flat vector (LBFGS), "the parameter's
 //! shape" is `[total numel]`.
@@ -136,7 +140,8 @@ fn tensor_slice<A: Float>(a: &ArrayD<A>) -> std::borrow::Cow<'_, [A]> {
     }
 }
 
-fn flat_vector<A: Float>(value: &Value, ctx: &ShapeCtx<'_>) -> Result<Array1<A>, FieldError> {
+/// Reads a flat tensor of `ctx.numel` elements (LBFGS's `d`, `prev_flat_grad`, ...).
+pub fn flat_vector<A: Float>(value: &Value, ctx: &ShapeCtx<'_>) -> Result<Vec<A>, FieldError> {
     let Value::Tensor(t) = value else {
         return Err(type_error("a flat tensor", value));
     };
@@ -146,12 +151,25 @@ fn flat_vector<A: Float>(value: &Value, ctx: &ShapeCtx<'_>) -> Result<Array1<A>,
             found: t.shape().to_vec(),
         });
     }
-    Ok(Array1::from(t.to_vec::<A>()))
+    Ok(t.to_vec::<A>())
 }
 
-fn pack_flat<A: Float>(a: &Array1<A>) -> Option<Value> {
-    let data: Vec<A> = a.iter().copied().collect();
-    Tensor::from_slice(&[a.len()], &data).map(Value::Tensor)
+/// Packs a slice as a flat tensor.
+pub fn pack_flat<A: Float>(v: &[A]) -> Value {
+    // `[len]` always fits `len` elements.
+    Tensor::from_slice(&[v.len()], v).map_or(Value::Null, Value::Tensor)
+}
+
+impl<A: Float> StateField<A> for Vec<A> {
+    fn init(ctx: &ShapeCtx<'_>) -> Self {
+        vec![A::zero(); ctx.numel]
+    }
+    fn pack(&self) -> Option<Value> {
+        Some(pack_flat(self))
+    }
+    fn unpack(value: Option<&Value>, ctx: &ShapeCtx<'_>) -> Result<Self, FieldError> {
+        flat_vector(value.ok_or(FieldError::Missing)?, ctx)
+    }
 }
 
 impl<A: Float> StateField<A> for Array1<A> {
@@ -159,19 +177,22 @@ impl<A: Float> StateField<A> for Array1<A> {
         Array1::zeros(ctx.numel)
     }
     fn pack(&self) -> Option<Value> {
-        pack_flat(self)
+        Some(match self.as_slice() {
+            Some(s) => pack_flat(s),
+            None => pack_flat(&self.to_vec()),
+        })
     }
     fn unpack(value: Option<&Value>, ctx: &ShapeCtx<'_>) -> Result<Self, FieldError> {
-        flat_vector(value.ok_or(FieldError::Missing)?, ctx)
+        flat_vector(value.ok_or(FieldError::Missing)?, ctx).map(Array1::from)
     }
 }
 
-impl<A: Float> StateField<A> for Vec<Array1<A>> {
+impl<A: Float> StateField<A> for Vec<Vec<A>> {
     fn init(_: &ShapeCtx<'_>) -> Self {
         Vec::new()
     }
     fn pack(&self) -> Option<Value> {
-        self.iter().map(pack_flat).collect::<Option<Vec<_>>>().map(Value::List)
+        Some(Value::List(self.iter().map(|v| pack_flat(v)).collect()))
     }
     fn unpack(value: Option<&Value>, ctx: &ShapeCtx<'_>) -> Result<Self, FieldError> {
         match value.ok_or(FieldError::Missing)? {
@@ -267,24 +288,6 @@ impl<A: Float> StateField<A> for bool {
     }
 }
 
-impl<A: Float> StateField<A> for Vec<f64> {
-    fn init(_: &ShapeCtx<'_>) -> Self {
-        Vec::new()
-    }
-    fn pack(&self) -> Option<Value> {
-        Some(Value::List(self.iter().map(|&x| Value::Float(x)).collect()))
-    }
-    fn unpack(value: Option<&Value>, _: &ShapeCtx<'_>) -> Result<Self, FieldError> {
-        match value.ok_or(FieldError::Missing)? {
-            Value::List(items) => items
-                .iter()
-                .map(|v| v.as_f64().ok_or_else(|| type_error("a list of numbers", v)))
-                .collect(),
-            v => Err(type_error("a list of numbers", v)),
-        }
-    }
-}
-
 impl<A: Float> StateField<A> for Vec<Option<f64>> {
     fn init(_: &ShapeCtx<'_>) -> Self {
         Vec::new()
@@ -357,6 +360,20 @@ pub fn tensor_slice_mut<A: Float>(a: &mut ArrayD<A>) -> &mut [A] {
     }
 }
 
+/// Several entries of a state that belong together, packed from one field marked
+/// `#[state(flatten)]` (as serde's `flatten`): LBFGS keeps its curvature pairs in one ring
+/// and saves them as torch's three lists.
+pub trait StateEntries<A: Float>: Sized + Send + Sync + 'static {
+    /// The entries' names.
+    const KEYS: &'static [&'static str];
+    /// The value a fresh state starts with.
+    fn init(ctx: &ShapeCtx<'_>) -> Self;
+    /// Adds the entries to `entry` (none, to leave them out).
+    fn pack(&self, entry: &mut Map);
+    /// Reads the entries back from `entry`, which may hold other entries too.
+    fn unpack(entry: &Map, ctx: &ShapeCtx<'_>) -> Result<Self, StateError>;
+}
+
 /// A parameter's optimizer state: implemented by `#[derive(State)]`.
 ///
 /// Besides packing, a state exposes its parameter-shaped tensors (`ArrayD<A>` fields, and
@@ -364,7 +381,7 @@ pub fn tensor_slice_mut<A: Float>(a: &mut ArrayD<A>) -> &mut [A] {
 /// run as one fused pass over the parameter, its gradient and every state tensor.
 pub trait State<A: Float>: Send + Sync + Sized + 'static {
     /// The entry names, in state dict order.
-    const KEYS: &'static [&'static str];
+    fn keys() -> Vec<&'static str>;
 
     /// One element of each parameter-shaped tensor: a struct of `&mut A` (or
     /// `Option<&mut A>` for optional tensors), generated as `{State}Elem`.
@@ -402,7 +419,9 @@ pub trait Slices<'a, A: Float>: Send + Sized {
 
 /// The state of a stateless rule.
 impl<A: Float> State<A> for () {
-    const KEYS: &'static [&'static str] = &[];
+    fn keys() -> Vec<&'static str> {
+        Vec::new()
+    }
     type Elem<'a> = ();
     type Slices<'a> = ();
 
@@ -484,6 +503,26 @@ mod tests {
         assert_eq!(StateField::<f64>::pack(&none), None);
         let back: Option<ArrayD<f64>> = StateField::<f64>::unpack(None, &ctx(&[2])).expect("absent is fine");
         assert!(back.is_none());
+    }
+
+    #[test]
+    fn flat_vectors_check_their_length() {
+        let v: Vec<f64> = vec![1.0, 2.0, 3.0];
+        let packed = StateField::<f64>::pack(&v).expect("packs");
+        let back: Vec<f32> = StateField::<f32>::unpack(Some(&packed), &ctx(&[3])).expect("unpacks");
+        assert_eq!(back, [1.0f32, 2.0, 3.0]);
+        let err = <Vec<f32> as StateField<f32>>::unpack(Some(&packed), &ctx(&[2, 2])).expect_err("length");
+        assert_eq!(
+            err,
+            FieldError::Shape {
+                expected: vec![4],
+                found: vec![3]
+            }
+        );
+        let list: Vec<Vec<f64>> = vec![v.clone(), v];
+        let packed = StateField::<f64>::pack(&list).expect("packs");
+        let back: Vec<Vec<f64>> = StateField::<f64>::unpack(Some(&packed), &ctx(&[3])).expect("unpacks");
+        assert_eq!(back, list);
     }
 
     #[test]

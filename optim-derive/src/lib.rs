@@ -1,1 +1,67 @@
-//! `#[derive(Optimizer)]` (under construction).
+//! # optim-derive
+//!
+//! `#[derive(Optimizer)]` and `#[derive(State)]`: declare an optimizer's hyperparameters
+//! and its per-parameter state; get the options struct, defaults with `required` options,
+//! validation, state-dict conversion, state plumbing and constructors. Use them through the
+//! `optimizers` crate, which re-exports them along with everything the generated code
+//! needs; the book's "Derive reference" lists every attribute.
+//!
+//! Each derive runs in three stages, as thiserror and serde_derive do: *parse* the input
+//! into plain data ([`ast`], [`attr`]), *validate* it while accumulating every error with
+//! the span of the offending token ([`check`], [`ctxt`]), then *expand* ([`expand`],
+//! [`expand_state`]). When validation fails the expansion still emits the generated types
+//! with empty bodies, so that the user sees their mistakes, not a cascade.
+
+pub(crate) mod ast;
+mod attr;
+mod check;
+mod ctxt;
+mod expand;
+mod expand_state;
+mod idents;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+use crate::ast::{Hyper, StateStruct};
+use crate::ctxt::Ctxt;
+
+/// Derives an optimizer from a struct of hyperparameters. See the `optimizers` crate.
+#[proc_macro_derive(Optimizer, attributes(optimizer, hyper))]
+pub fn derive_optimizer(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let cx = Ctxt::default();
+    let Some(hyper) = Hyper::from_input(&cx, &input) else {
+        return errors(cx);
+    };
+    check::hyper(&cx, &hyper);
+    let valid = !cx.has_errors();
+    let mut out = expand::optimizer(&hyper, valid);
+    if let Err(e) = cx.check() {
+        out.extend(e.to_compile_error());
+    }
+    out.into()
+}
+
+/// Derives the state-dict plumbing and the elementwise view of a per-parameter state.
+/// See the `optimizers` crate.
+#[proc_macro_derive(State, attributes(state))]
+pub fn derive_state(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let cx = Ctxt::default();
+    let Some(state) = StateStruct::from_input(&cx, &input) else {
+        return errors(cx);
+    };
+    check::state(&cx, &state);
+    match cx.check() {
+        Ok(()) => expand_state::state(&state).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn errors(cx: Ctxt) -> TokenStream {
+    match cx.check() {
+        Err(e) => e.to_compile_error().into(),
+        Ok(()) => TokenStream::new(),
+    }
+}

@@ -1,1 +1,4 @@
-//! Integration tests live in `tests/`.
+//! Support for the workspace's integration tests, examples and benchmarks: the loss
+//! functions of the PyTorch reference fixtures, and reading those fixtures.
+
+pub mod problems;

@@ -4,7 +4,12 @@
 #![allow(dead_code)]
 // Generated code clones generically and negates checks literally; written by hand, clippy
 // notices. (It does not lint the expansion of a derive.)
-#![allow(clippy::clone_on_copy, clippy::nonminimal_bool, clippy::neg_cmp_op_on_partial_ord, clippy::collapsible_if)]
+#![allow(
+    clippy::clone_on_copy,
+    clippy::nonminimal_bool,
+    clippy::neg_cmp_op_on_partial_ord,
+    clippy::collapsible_if
+)]
 
 use optim_core::ndarray::{Array1, ArrayD, ArrayViewD, ArrayViewMutD};
 use optim_core::{
@@ -193,7 +198,9 @@ pub struct MomentumStateSlices<'a, A> {
 }
 
 impl<A: Float> State<A> for MomentumState<A> {
-    const KEYS: &'static [&'static str] = &["step", "momentum_buffer"];
+    fn keys() -> Vec<&'static str> {
+        vec!["step", "momentum_buffer"]
+    }
     type Elem<'a> = MomentumStateElem<'a, A>;
     type Slices<'a> = MomentumStateSlices<'a, A>;
 
@@ -214,7 +221,7 @@ impl<A: Float> State<A> for MomentumState<A> {
         m
     }
     fn unpack(entry: &Map, ctx: &ShapeCtx<'_>) -> Result<Self, StateError> {
-        optim_core::check_state_keys(entry, Self::KEYS)?;
+        optim_core::check_state_keys(entry, &Self::keys())?;
         Ok(MomentumState {
             step: optim_core::unpack_field::<A, _>(entry, "step", ctx)?,
             momentum_buffer: optim_core::unpack_field::<A, _>(entry, "momentum_buffer", ctx)?,
@@ -470,7 +477,9 @@ pub struct BacktrackState<A: Float> {
 }
 
 impl<A: Float> State<A> for BacktrackState<A> {
-    const KEYS: &'static [&'static str] = &["func_evals", "d", "t"];
+    fn keys() -> Vec<&'static str> {
+        vec!["func_evals", "d", "t"]
+    }
     type Elem<'a> = ();
     type Slices<'a> = ();
     fn init(ctx: &ShapeCtx<'_>) -> Self {
@@ -496,7 +505,7 @@ impl<A: Float> State<A> for BacktrackState<A> {
         m
     }
     fn unpack(entry: &Map, ctx: &ShapeCtx<'_>) -> Result<Self, StateError> {
-        optim_core::check_state_keys(entry, Self::KEYS)?;
+        optim_core::check_state_keys(entry, &Self::keys())?;
         Ok(BacktrackState {
             func_evals: optim_core::unpack_field::<A, _>(entry, "func_evals", ctx)?,
             d: optim_core::unpack_field::<A, _>(entry, "d", ctx)?,

@@ -1,0 +1,274 @@
+//! Parsing of `#[optimizer(..)]`, `#[hyper(..)]` and `#[state(..)]` attributes into plain data.
+//! Unknown and repeated keys are recorded as errors pointing at the key.
+
+use proc_macro2::Span;
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, Ident, LitInt, LitStr, Path, Type};
+
+use crate::ctxt::Ctxt;
+
+/// A `check` on options: an expression that must hold, and an optional message (a format
+/// string that may name options, `"invalid learning rate: {lr}"`, with optional arguments,
+/// `"invalid beta parameter at index 0: {}", betas.0`).
+pub struct Check {
+    pub expr: Expr,
+    pub message: Option<LitStr>,
+    pub args: Vec<Expr>,
+}
+
+/// The update form named by `update = ...`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum UpdateForm {
+    Elementwise,
+    PerTensor,
+    Closure,
+}
+
+/// The state type named by `state = ...`.
+pub enum StateSpec {
+    /// `state = ()`: no state.
+    Unit,
+    /// `state = Path` (generic over the element type: `Path<A>` is used) or `state = Path<..>`.
+    Path(Path),
+}
+
+/// `#[optimizer(..)]` on the struct.
+#[derive(Default)]
+pub struct ContainerAttrs {
+    pub kind: Option<LitStr>,
+    pub state: Option<(StateSpec, Span)>,
+    pub update: Option<(UpdateForm, Ident)>,
+    pub options: Option<Ident>,
+    pub version: Option<LitInt>,
+    pub checks: Vec<Check>,
+    /// The span of the first `#[optimizer]` attribute, for errors about missing keys.
+    pub span: Option<Span>,
+}
+
+/// `#[hyper(..)]` on a field.
+#[derive(Default)]
+pub struct FieldAttrs {
+    pub required: Option<Ident>,
+    pub default: Option<Expr>,
+    pub checks: Vec<Check>,
+    pub rename: Option<LitStr>,
+}
+
+/// `#[state(..)]` on a field of a state struct.
+#[derive(Default)]
+pub struct StateFieldAttrs {
+    pub rename: Option<LitStr>,
+    pub skip: Option<Ident>,
+    pub flatten: Option<Ident>,
+}
+
+/// Sets `slot` once; a second time is an error at the key.
+fn set_once<T>(cx: &Ctxt, meta: &ParseNestedMeta, slot: &mut Option<T>, value: T) {
+    if slot.is_some() {
+        cx.error_spanned_by(&meta.path, format!("duplicate `{}`", path_name(&meta.path)));
+    } else {
+        *slot = Some(value);
+    }
+}
+
+fn path_name(path: &Path) -> String {
+    path.get_ident().map_or_else(|| "?".to_string(), Ident::to_string)
+}
+
+/// Parses `check = expr` or `check(expr)` / `check(expr, "message", args..)`.
+fn parse_check(meta: &ParseNestedMeta) -> syn::Result<Check> {
+    if meta.input.peek(syn::Token![=]) {
+        let expr: Expr = meta.value()?.parse()?;
+        return Ok(Check {
+            expr,
+            message: None,
+            args: Vec::new(),
+        });
+    }
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let expr: Expr = content.parse()?;
+    let mut message = None;
+    let mut args = Vec::new();
+    if content.peek(syn::Token![,]) {
+        content.parse::<syn::Token![,]>()?;
+        if !content.is_empty() {
+            message = Some(content.parse::<LitStr>()?);
+        }
+        while content.peek(syn::Token![,]) {
+            content.parse::<syn::Token![,]>()?;
+            if content.is_empty() {
+                break;
+            }
+            args.push(content.parse::<Expr>()?);
+        }
+    }
+    if !content.is_empty() {
+        return Err(content.error("expected `check(expression)` or `check(expression, \"message\", arguments..)`"));
+    }
+    Ok(Check { expr, message, args })
+}
+
+/// Runs `parse` over every attribute named `name`, recording errors in `cx`.
+fn each_attr(cx: &Ctxt, attrs: &[Attribute], name: &str, mut parse: impl FnMut(ParseNestedMeta) -> syn::Result<()>) {
+    for attr in attrs.iter().filter(|a| a.path().is_ident(name)) {
+        if let Err(e) = attr.parse_nested_meta(&mut parse) {
+            cx.syn_error(e);
+        }
+    }
+}
+
+/// Parses `#[optimizer(kind = "..", state = .., update = .., options = .., version = .., check(..))]`.
+pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
+    let mut out = ContainerAttrs {
+        span: attrs.iter().find(|a| a.path().is_ident("optimizer")).map(|a| a.span()),
+        ..ContainerAttrs::default()
+    };
+    each_attr(cx, attrs, "optimizer", |meta| {
+        let key = path_name(&meta.path);
+        match key.as_str() {
+            "kind" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                set_once(cx, &meta, &mut out.kind, lit);
+            }
+            "state" => {
+                let ty: Type = meta.value()?.parse()?;
+                let span = ty.span();
+                let spec = match ty {
+                    Type::Tuple(t) if t.elems.is_empty() => StateSpec::Unit,
+                    Type::Path(p) if p.qself.is_none() => StateSpec::Path(p.path),
+                    other => {
+                        cx.error_spanned_by(other, "`state` must name a struct (`state = MyState`) or be `()`");
+                        return Ok(());
+                    }
+                };
+                set_once(cx, &meta, &mut out.state, (spec, span));
+            }
+            "update" => {
+                let ident: Ident = meta.value()?.parse()?;
+                let form = match ident.to_string().as_str() {
+                    "elementwise" => UpdateForm::Elementwise,
+                    "per_tensor" => UpdateForm::PerTensor,
+                    "closure" => UpdateForm::Closure,
+                    _ => {
+                        cx.error_spanned_by(
+                            &ident,
+                            format!("unknown update form `{ident}`: expected `elementwise`, `per_tensor` or `closure`"),
+                        );
+                        return Ok(());
+                    }
+                };
+                set_once(cx, &meta, &mut out.update, (form, ident));
+            }
+            "options" => {
+                let ident: Ident = meta.value()?.parse()?;
+                set_once(cx, &meta, &mut out.options, ident);
+            }
+            "version" => {
+                let lit: LitInt = meta.value()?.parse()?;
+                set_once(cx, &meta, &mut out.version, lit);
+            }
+            "check" => out.checks.push(parse_check(&meta)?),
+            _ => {
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!(
+                        "unknown key `{key}` in #[optimizer(..)]: expected `state`, `update`, `kind`, `options`, `version` or `check`"
+                    ),
+                );
+                skip_value(&meta)?;
+            }
+        }
+        Ok(())
+    });
+    out
+}
+
+/// Parses `#[hyper(required, default = .., check = .., rename = "..")]`.
+pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
+    let mut out = FieldAttrs::default();
+    each_attr(cx, attrs, "hyper", |meta| {
+        let key = path_name(&meta.path);
+        match key.as_str() {
+            "required" => {
+                let ident = meta
+                    .path
+                    .get_ident()
+                    .cloned()
+                    .unwrap_or_else(|| Ident::new("required", Span::call_site()));
+                set_once(cx, &meta, &mut out.required, ident);
+            }
+            "default" => {
+                let expr: Expr = meta.value()?.parse()?;
+                set_once(cx, &meta, &mut out.default, expr);
+            }
+            "rename" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                set_once(cx, &meta, &mut out.rename, lit);
+            }
+            "check" => out.checks.push(parse_check(&meta)?),
+            _ => {
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!("unknown key `{key}` in #[hyper(..)]: expected `required`, `default`, `check` or `rename`"),
+                );
+                skip_value(&meta)?;
+            }
+        }
+        Ok(())
+    });
+    out
+}
+
+/// Parses `#[state(rename = "..", skip, flatten)]`.
+pub fn state_field(cx: &Ctxt, attrs: &[Attribute]) -> StateFieldAttrs {
+    let mut out = StateFieldAttrs::default();
+    each_attr(cx, attrs, "state", |meta| {
+        let key = path_name(&meta.path);
+        match key.as_str() {
+            "rename" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                set_once(cx, &meta, &mut out.rename, lit);
+            }
+            "skip" => {
+                let ident = meta
+                    .path
+                    .get_ident()
+                    .cloned()
+                    .unwrap_or_else(|| Ident::new("skip", Span::call_site()));
+                set_once(cx, &meta, &mut out.skip, ident);
+            }
+            "flatten" => {
+                let ident = meta
+                    .path
+                    .get_ident()
+                    .cloned()
+                    .unwrap_or_else(|| Ident::new("flatten", Span::call_site()));
+                set_once(cx, &meta, &mut out.flatten, ident);
+            }
+            _ => {
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!("unknown key `{key}` in #[state(..)]: expected `rename`, `skip` or `flatten`"),
+                );
+                skip_value(&meta)?;
+            }
+        }
+        Ok(())
+    });
+    out
+}
+
+/// Consumes whatever follows an unknown key (`= value` or `(..)`), so that parsing can go
+/// on to the next key and report its errors too.
+fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        meta.value()?.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in meta.input);
+        content.parse::<proc_macro2::TokenStream>()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! Validation of the parsed inputs, all in one place (as thiserror's `valid.rs`). Every
+//! problem is recorded with the span of the offending token; nothing stops at the first.
+
+use std::collections::HashMap;
+
+use quote::ToTokens;
+
+use crate::ast::{Hyper, StateStruct, TensorKind};
+use crate::ctxt::Ctxt;
+use crate::idents;
+
+/// State-dict keys that a group already uses for itself.
+const RESERVED: &[&str] = &["params", "param_names"];
+
+/// The most optional tensors a state may have: each doubles the number of specialised
+/// loops generated for the elementwise pass.
+pub const MAX_OPTIONAL_TENSORS: usize = 3;
+
+/// Checks a `#[derive(Optimizer)]` input.
+pub fn hyper(cx: &Ctxt, h: &Hyper) {
+    if !h.generics.params.is_empty() {
+        cx.error_spanned_by(
+            h.generics,
+            "#[derive(Optimizer)] does not support generic parameters: options have concrete types (f64, bool, usize, ...) and the element type is chosen when the optimizer is built",
+        );
+    }
+    let at_attr = |message: &str| match h.attrs.span {
+        Some(span) => cx.syn_error(syn::Error::new(span, message)),
+        None => cx.error_spanned_by(h.ident, message),
+    };
+    if h.attrs.state.is_none() {
+        at_attr(
+            "missing `state`: declare the per-parameter state with #[optimizer(state = MyState)] (a struct with #[derive(State)]), or `state = ()` for a rule without state",
+        );
+    }
+    if h.attrs.update.is_none() {
+        at_attr(
+            "missing `update`: say how the rule is written with #[optimizer(update = elementwise)], `update = per_tensor` or `update = closure`",
+        );
+    }
+    if let Some(kind) = &h.attrs.kind {
+        if kind.value().trim().is_empty() {
+            cx.error_spanned_by(kind, "`kind` names the optimizer in state dicts and cannot be empty");
+        }
+    }
+    if let Some(version) = &h.attrs.version {
+        match version.base10_parse::<u32>() {
+            Ok(0) | Err(_) => cx.error_spanned_by(version, "`version` is a state-dict format version: a number from 1"),
+            Ok(_) => {}
+        }
+    }
+
+    let names: Vec<String> = h.fields.iter().map(|f| f.ident.to_string()).collect();
+    let mut keys: HashMap<String, &syn::Ident> = HashMap::new();
+    for (i, f) in h.fields.iter().enumerate() {
+        let a = &f.attrs;
+        if let (Some(required), Some(_)) = (&a.required, &a.default) {
+            cx.error_spanned_by(
+                required,
+                format!(
+                    "option `{}` cannot be both `required` and have a `default`: a required option has none (torch's `required` sentinel); remove one",
+                    f.ident
+                ),
+            );
+        }
+        if a.required.is_none() && a.default.is_none() && !f.is_option() {
+            cx.error_spanned_by(
+                f.ident,
+                format!(
+                    "option `{}` has no default: add #[hyper(default = ...)], or #[hyper(required)] if every group must set it",
+                    f.ident
+                ),
+            );
+        }
+        let key = f.key();
+        let key_tokens = a
+            .rename
+            .as_ref()
+            .map_or_else(|| f.ident.to_token_stream(), |r| r.to_token_stream());
+        if key.is_empty() {
+            cx.error_spanned_by(&key_tokens, "an option's name cannot be empty");
+        }
+        if RESERVED.contains(&key.as_str()) {
+            cx.error_spanned_by(
+                &key_tokens,
+                format!("`{key}` is the name of a group's own entry in state dicts: rename the option with #[hyper(rename = \"...\")]"),
+            );
+        }
+        if let Some(first) = keys.get(&key) {
+            cx.error_spanned_by(
+                &key_tokens,
+                format!(
+                    "two options are named `{key}` in state dicts (`{first}` and `{}`): give one a different `rename`",
+                    f.ident
+                ),
+            );
+        } else {
+            keys.insert(key, f.ident);
+        }
+        if let Some(default) = &a.default {
+            let later: Vec<String> = idents::mentioned(default.to_token_stream(), &names[i..]);
+            for name in later {
+                cx.error_spanned_by(
+                    default,
+                    format!(
+                        "the default of `{}` refers to `{name}`, which is not declared before it: defaults are computed in declaration order",
+                        f.ident
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Checks a `#[derive(State)]` input.
+pub fn state(cx: &Ctxt, s: &StateStruct) {
+    let g = s.generics;
+    if g.lifetimes().next().is_some() || g.const_params().next().is_some() || g.type_params().count() > 1 {
+        cx.error_spanned_by(
+            g,
+            "#[derive(State)] supports one type parameter, the element type (`struct MyState<A> { exp_avg: ArrayD<A> }`)",
+        );
+    }
+    let mut keys: HashMap<String, &syn::Ident> = HashMap::new();
+    let mut optional = 0;
+    for f in &s.fields {
+        if let (Some(skip), Some(_)) = (&f.attrs.skip, &f.attrs.rename) {
+            cx.error_spanned_by(skip, "a `skip`ped field is not saved, so it cannot be renamed");
+        }
+        if let (Some(flatten), true) = (&f.attrs.flatten, f.attrs.skip.is_some() || f.attrs.rename.is_some()) {
+            cx.error_spanned_by(
+                flatten,
+                "a `flatten`ed field saves the entries its type names, so it cannot be renamed or skipped",
+            );
+        }
+        if f.attrs.skip.is_some() || f.attrs.flatten.is_some() {
+            continue;
+        }
+        if f.tensor == TensorKind::OptionalTensor {
+            optional += 1;
+            if optional > MAX_OPTIONAL_TENSORS {
+                cx.error_spanned_by(
+                    f.ty,
+                    format!(
+                        "a state can have at most {MAX_OPTIONAL_TENSORS} optional tensors (each doubles the specialised loops of the elementwise pass); make this one a plain `ArrayD`"
+                    ),
+                );
+            }
+        }
+        let key = f.key();
+        if let Some(first) = keys.get(&key) {
+            cx.syn_error(syn::Error::new(
+                f.attrs.rename.as_ref().map_or_else(|| f.ident.span(), |r| r.span()),
+                format!("two state entries are named `{key}` (`{first}` and `{}`)", f.ident),
+            ));
+        } else {
+            keys.insert(key, f.ident);
+        }
+    }
+}

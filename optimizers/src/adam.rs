@@ -1,0 +1,248 @@
+//! Adam and AdamW, as `torch.optim.Adam` and `torch.optim.AdamW`: one implementation, two
+//! option sets.
+
+use optim_core::ndarray::ArrayD;
+use optim_core::{Elementwise, Float};
+use optim_derive::{Optimizer, State};
+
+/// Adam, exactly as `torch.optim.Adam` (torch 2.15, single-tensor path).
+///
+/// For each parameter `p` with gradient `g`, its step count `t` incremented first:
+///
+/// ```text
+/// g ← -g                                         if maximize
+/// p ← p · (1 − lr · weight_decay)                if decoupled_weight_decay   (AdamW)
+/// g ← g + weight_decay · p                       otherwise, if weight_decay ≠ 0 (L2)
+/// m ← m + (1 − β₁) (g − m)                       (torch's lerp)
+/// v ← β₂ v + (1 − β₂) g²
+/// v̂ ← max(v̂, v)  and use v̂ below                if amsgrad
+/// p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+/// ```
+///
+/// | option | default | valid |
+/// |---|---|---|
+/// | `lr` | 1e-3 | ≥ 0 |
+/// | `betas` | (0.9, 0.999) | each in [0, 1) |
+/// | `eps` | 1e-8 | ≥ 0 |
+/// | `weight_decay` | 0 | ≥ 0 |
+/// | `amsgrad` | false | |
+/// | `maximize` | false | |
+/// | `decoupled_weight_decay` | false | |
+///
+/// State: `step` (a float, as torch keeps it), `exp_avg`, `exp_avg_sq`, and
+/// `max_exp_avg_sq` while `amsgrad` is on. Scalars (bias corrections, `1 − β`) are
+/// computed in `f64` and rounded to the parameters' type once per step, as torch does.
+#[derive(Clone, Debug, PartialEq, Optimizer)]
+#[optimizer(kind = "adam", state = AdamState, update = elementwise)]
+pub struct Adam {
+    /// Learning rate.
+    #[hyper(default = 1e-3, check(lr >= 0.0, "invalid learning rate: {lr}"))]
+    pub lr: f64,
+    /// Coefficients of the running averages of the gradient and its square.
+    #[hyper(
+        default = (0.9, 0.999),
+        check(0.0 <= betas.0 && betas.0 < 1.0, "invalid beta parameter at index 0: {}", betas.0),
+        check(0.0 <= betas.1 && betas.1 < 1.0, "invalid beta parameter at index 1: {}", betas.1)
+    )]
+    pub betas: (f64, f64),
+    /// Added to the denominator for numerical stability.
+    #[hyper(default = 1e-8, check(eps >= 0.0, "invalid epsilon value: {eps}"))]
+    pub eps: f64,
+    /// Weight decay: an L2 penalty, or decoupled (AdamW) with `decoupled_weight_decay`.
+    #[hyper(default = 0.0, check(weight_decay >= 0.0, "invalid weight_decay value: {weight_decay}"))]
+    pub weight_decay: f64,
+    /// The AMSGrad variant (the maximum of past second moments).
+    #[hyper(default = false)]
+    pub amsgrad: bool,
+    /// Maximize the objective instead of minimizing it.
+    #[hyper(default = false)]
+    pub maximize: bool,
+    /// Decay the weights directly (AdamW) instead of adding an L2 term to the gradient.
+    #[hyper(default = false)]
+    pub decoupled_weight_decay: bool,
+}
+
+/// AdamW: [`Adam`] with decoupled weight decay, exactly as `torch.optim.AdamW` — the same
+/// update, with `weight_decay` = 1e-2 and `decoupled_weight_decay` = true by default.
+///
+/// | option | default | valid |
+/// |---|---|---|
+/// | `lr` | 1e-3 | ≥ 0 |
+/// | `betas` | (0.9, 0.999) | each in [0, 1) |
+/// | `eps` | 1e-8 | ≥ 0 |
+/// | `weight_decay` | 1e-2 | ≥ 0 |
+/// | `amsgrad` | false | |
+/// | `maximize` | false | |
+/// | `decoupled_weight_decay` | true | must stay true (use [`Adam`] for an L2 penalty) |
+#[derive(Clone, Debug, PartialEq, Optimizer)]
+#[optimizer(kind = "adamw", state = AdamState, update = elementwise)]
+pub struct AdamW {
+    /// Learning rate.
+    #[hyper(default = 1e-3, check(lr >= 0.0, "invalid learning rate: {lr}"))]
+    pub lr: f64,
+    /// Coefficients of the running averages of the gradient and its square.
+    #[hyper(
+        default = (0.9, 0.999),
+        check(0.0 <= betas.0 && betas.0 < 1.0, "invalid beta parameter at index 0: {}", betas.0),
+        check(0.0 <= betas.1 && betas.1 < 1.0, "invalid beta parameter at index 1: {}", betas.1)
+    )]
+    pub betas: (f64, f64),
+    /// Added to the denominator for numerical stability.
+    #[hyper(default = 1e-8, check(eps >= 0.0, "invalid epsilon value: {eps}"))]
+    pub eps: f64,
+    /// Decoupled weight decay: `p ← p · (1 − lr · weight_decay)` before each update.
+    #[hyper(default = 1e-2, check(weight_decay >= 0.0, "invalid weight_decay value: {weight_decay}"))]
+    pub weight_decay: f64,
+    /// The AMSGrad variant.
+    #[hyper(default = false)]
+    pub amsgrad: bool,
+    /// Maximize the objective instead of minimizing it.
+    #[hyper(default = false)]
+    pub maximize: bool,
+    /// Always true: AdamW's weight decay is decoupled by definition.
+    #[hyper(
+        default = true,
+        check(
+            decoupled_weight_decay,
+            "AdamW always decouples weight decay: use Adam for an L2 penalty"
+        )
+    )]
+    pub decoupled_weight_decay: bool,
+}
+
+impl From<&AdamW> for Adam {
+    fn from(w: &AdamW) -> Adam {
+        Adam {
+            lr: w.lr,
+            betas: w.betas,
+            eps: w.eps,
+            weight_decay: w.weight_decay,
+            amsgrad: w.amsgrad,
+            maximize: w.maximize,
+            decoupled_weight_decay: w.decoupled_weight_decay,
+        }
+    }
+}
+
+/// The per-parameter state of [`Adam`] and [`AdamW`].
+#[derive(Clone, Debug, PartialEq, State)]
+pub struct AdamState<A: Float> {
+    /// Steps taken by this parameter (a float, as torch stores it).
+    pub step: f64,
+    /// Running average of the gradient.
+    pub exp_avg: ArrayD<A>,
+    /// Running average of the squared gradient.
+    pub exp_avg_sq: ArrayD<A>,
+    /// Running maximum of `exp_avg_sq`, while `amsgrad` is on.
+    pub max_exp_avg_sq: Option<ArrayD<A>>,
+}
+
+/// Adam's per-step scalars, computed in `f64` and rounded to the element type once.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamScalars<A> {
+    maximize: bool,
+    l2: bool,
+    decay: bool,
+    decay_factor: A,
+    weight_decay: A,
+    lerp_weight: A,
+    lerp_small: bool,
+    lerp_complement: A,
+    beta2: A,
+    one_minus_beta2: A,
+    bias_correction2_sqrt: A,
+    eps: A,
+    neg_step_size: A,
+    amsgrad: bool,
+}
+
+impl Adam {
+    fn scalars<A: Float>(&self, state: &mut AdamState<A>, shape: &[usize]) -> AdamScalars<A> {
+        state.step += 1.0;
+        let step = state.step;
+        let (beta1, beta2) = self.betas;
+        let bias_correction1 = 1.0 - beta1.powf(step);
+        let bias_correction2 = 1.0 - beta2.powf(step);
+        if self.amsgrad && state.max_exp_avg_sq.is_none() {
+            state.max_exp_avg_sq = Some(ArrayD::zeros(shape));
+        }
+        // torch's lerp(m, g, w) computes m + w (g - m) for |w| < 0.5 and
+        // g - (g - m)(1 - w) otherwise, with w and 1 - w in the element type.
+        let lerp_weight = A::from_f64(1.0 - beta1);
+        let wd = self.weight_decay != 0.0;
+        AdamScalars {
+            maximize: self.maximize,
+            l2: wd && !self.decoupled_weight_decay,
+            decay: wd && self.decoupled_weight_decay,
+            decay_factor: A::from_f64(1.0 - self.lr * self.weight_decay),
+            weight_decay: A::from_f64(self.weight_decay),
+            lerp_weight,
+            lerp_small: lerp_weight.abs() < A::from_f64(0.5),
+            lerp_complement: A::one() - lerp_weight,
+            beta2: A::from_f64(beta2),
+            one_minus_beta2: A::from_f64(1.0 - beta2),
+            bias_correction2_sqrt: A::from_f64(bias_correction2.sqrt()),
+            eps: A::from_f64(self.eps),
+            neg_step_size: A::from_f64(-(self.lr / bias_correction1)),
+            amsgrad: self.amsgrad,
+        }
+    }
+}
+
+/// One element of Adam's update (shared by [`Adam`] and [`AdamW`]).
+#[inline(always)]
+fn adam_element<A: Float>(s: &AdamScalars<A>, p: &mut A, g: A, state: AdamStateElem<'_, A>) {
+    let mut g = if s.maximize { -g } else { g };
+    if s.l2 {
+        g = g + s.weight_decay * *p;
+    }
+    if s.decay {
+        *p = *p * s.decay_factor;
+    }
+    let m = state.exp_avg;
+    *m = if s.lerp_small {
+        *m + s.lerp_weight * (g - *m)
+    } else {
+        g - (g - *m) * s.lerp_complement
+    };
+    let v = state.exp_avg_sq;
+    *v = *v * s.beta2 + s.one_minus_beta2 * g * g;
+    let v_used = match (s.amsgrad, state.max_exp_avg_sq) {
+        (true, Some(mx)) => {
+            // torch.maximum: NaN if either is NaN.
+            if !(*mx >= *v) {
+                *mx = *v;
+            }
+            *mx
+        }
+        _ => *v,
+    };
+    let denom = v_used.sqrt() / s.bias_correction2_sqrt + s.eps;
+    *p = *p + s.neg_step_size * *m / denom;
+}
+
+impl Elementwise for Adam {
+    type Scalars<A: Float> = AdamScalars<A>;
+
+    fn prepare<A: Float>(&self, state: &mut AdamState<A>, shape: &[usize]) -> AdamScalars<A> {
+        self.scalars(state, shape)
+    }
+
+    #[inline(always)]
+    fn element<A: Float>(s: &AdamScalars<A>, p: &mut A, g: A, state: AdamStateElem<'_, A>) {
+        adam_element(s, p, g, state)
+    }
+}
+
+impl Elementwise for AdamW {
+    type Scalars<A: Float> = AdamScalars<A>;
+
+    fn prepare<A: Float>(&self, state: &mut AdamState<A>, shape: &[usize]) -> AdamScalars<A> {
+        Adam::from(self).scalars(state, shape)
+    }
+
+    #[inline(always)]
+    fn element<A: Float>(s: &AdamScalars<A>, p: &mut A, g: A, state: AdamStateElem<'_, A>) {
+        adam_element(s, p, g, state)
+    }
+}
