@@ -26,6 +26,7 @@
 extern crate self as optimizers;
 
 mod adam;
+pub mod registry;
 mod sgd;
 
 pub use adam::{Adam, AdamOptions, AdamScalars, AdamState, AdamStateElem, AdamStateSlices, AdamW, AdamWOptions};

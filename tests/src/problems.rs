@@ -133,6 +133,27 @@ impl<T: Float> Problem<T> {
         }
     }
 
+    /// The same problem with its data rounded to `U` (exact for the float32 fixtures, whose
+    /// data are float32 values).
+    pub fn cast<U: Float>(&self) -> Problem<U> {
+        let v = |xs: &[T]| xs.iter().map(|&x| U::from_f64(x.as_f64())).collect::<Vec<U>>();
+        match self {
+            Problem::Rosenbrock(r) => Problem::Rosenbrock(*r),
+            Problem::Quadratic(q) => Problem::Quadratic(Quadratic {
+                n: q.n,
+                a: v(&q.a),
+                b: v(&q.b),
+            }),
+            Problem::Logistic(l) => Problem::Logistic(Logistic {
+                n: l.n,
+                d: l.d,
+                x: v(&l.x),
+                y: v(&l.y),
+                l2: U::from_f64(l.l2.as_f64()),
+            }),
+        }
+    }
+
     /// The number of parameters the problem expects, if it fixes one (Rosenbrock does not).
     pub fn expected_len(&self) -> Option<usize> {
         match self {

@@ -1,0 +1,39 @@
+//! Building an optimizer from its name and string-keyed options, as a config file or a
+//! torch state dict gives them.
+
+use optim_core::{DynOptimizer, Error, Float, Map, Optimizer, Param, Result};
+
+use crate::{Adam, AdamW, Sgd};
+
+/// The names [`build`] knows, as state dicts record them.
+pub const KINDS: &[&str] = &["sgd", "adam", "adamw"];
+
+/// Builds a bundled optimizer by its state-dict name (see [`KINDS`]) from torch-style options: `defaults` (the constructor's keyword arguments)
+/// and one `(params, overrides)` pair per group.
+///
+/// ```
+/// use optimizers::{Map, Param, ndarray::array, registry};
+///
+/// let p = Param::new(array![1.0f64, 2.0]);
+/// let defaults: Map = [("lr", 0.1), ("momentum", 0.9)].into_iter().collect();
+/// let opt = registry::build::<f64>("sgd", vec![(vec![p], Map::new())], &defaults)?;
+/// assert_eq!(opt.kind(), "sgd");
+/// # Ok::<(), optimizers::Error>(())
+/// ```
+pub fn build<A: Float>(
+    kind: &str,
+    groups: Vec<(Vec<Param<A>>, Map)>,
+    defaults: &Map,
+) -> Result<Box<dyn DynOptimizer<A>>> {
+    Ok(match kind {
+        "sgd" => Box::new(Optimizer::<Sgd, A>::from_maps(groups, defaults)?),
+        "adam" => Box::new(Optimizer::<Adam, A>::from_maps(groups, defaults)?),
+        "adamw" => Box::new(Optimizer::<AdamW, A>::from_maps(groups, defaults)?),
+        _ => {
+            return Err(Error::UnknownOptimizer {
+                kind: kind.to_string(),
+                known: KINDS.join(", "),
+            });
+        }
+    })
+}

@@ -1,0 +1,386 @@
+//! Replays every PyTorch reference trajectory in the fixture directory (`$OPTIM_FIXTURES`,
+//! else `../shared/fixtures/torch`): builds the optimizer the file names from its options,
+//! feeds it the same gradients (or the same loss through a closure), and compares the
+//! parameters (and loss and counters) after every step and the final state dict with
+//! torch's, within the tolerances of the fixtures' README. For every file it also saves
+//! the state dict as JSON half-way, loads it into a fresh optimizer over fresh copies of
+//! the parameters, continues, and requires bit-identical final parameters and state.
+//!
+//! A file it cannot interpret (unknown optimizer, option, event, dtype, mode or problem)
+//! fails the run: nothing is skipped.
+
+use optim_tests::fixture::{Fixture, GroupSpec, Mode, StepSpec, fixture_files, fixtures_dir};
+use optimizers::ndarray::{ArrayD, IxDyn};
+use optimizers::{DType, DynOptimizer, Float, Param, StateDict, registry};
+use serde_json::Value as Json;
+
+/// `|actual − expected| ≤ atol + rtol · |expected|`.
+#[derive(Clone, Copy, Debug)]
+struct Tol {
+    rtol: f64,
+    atol: f64,
+}
+
+/// The README's tolerances: (per step, final state).
+fn tolerances(optimizer: &str, dtype: DType) -> (Tol, Tol) {
+    let t = |rtol, atol| Tol { rtol, atol };
+    match (optimizer == "lbfgs", dtype) {
+        (false, DType::F64) => (t(1e-9, 1e-12), t(1e-9, 1e-12)),
+        (false, DType::F32) => (t(1e-5, 1e-6), t(1e-5, 1e-6)),
+        (true, DType::F64) => (t(1e-7, 1e-10), t(1e-7, 1e-10)),
+        (true, DType::F32) => (t(1e-4, 1e-5), t(1e-3, 1e-5)),
+    }
+}
+
+/// Collects mismatches of one fixture (the first few are reported).
+struct Report {
+    mismatches: Vec<String>,
+    count: usize,
+    /// The largest relative difference seen, `|a − e| / max(|e|, atol)`.
+    worst: f64,
+}
+
+impl Report {
+    fn new() -> Self {
+        Report {
+            mismatches: Vec::new(),
+            count: 0,
+            worst: 0.0,
+        }
+    }
+    fn fail(&mut self, message: String) {
+        self.count += 1;
+        if self.mismatches.len() < 8 {
+            self.mismatches.push(message);
+        }
+    }
+    fn close(&mut self, at: &str, actual: f64, expected: f64, tol: Tol) {
+        let relative = (actual - expected).abs() / expected.abs().max(tol.atol);
+        if relative.is_finite() {
+            self.worst = self.worst.max(relative);
+        }
+        let ok =
+            (actual - expected).abs() <= tol.atol + tol.rtol * expected.abs() || (actual.is_nan() && expected.is_nan());
+        if !ok {
+            self.fail(format!(
+                "{at}: {actual:e} vs torch {expected:e} (diff {:e})",
+                (actual - expected).abs()
+            ));
+        }
+    }
+}
+
+fn new_params<A: Float>(specs: impl Iterator<Item = (Vec<usize>, Vec<f64>)>) -> Vec<Param<A>> {
+    specs
+        .map(|(shape, data)| {
+            let data = data.into_iter().map(A::from_f64).collect();
+            // Shapes and lengths were checked against each other when the file was read.
+            Param::new(ArrayD::from_shape_vec(IxDyn(&shape), data).expect("shape checked when parsed"))
+        })
+        .collect()
+}
+
+fn group_params<A: Float>(params: &[Param<A>], group: &GroupSpec) -> Result<Vec<Param<A>>, String> {
+    group
+        .params
+        .iter()
+        .map(|&i| {
+            params
+                .get(i)
+                .cloned()
+                .ok_or_else(|| format!("group refers to parameter {i}, which does not exist"))
+        })
+        .collect()
+}
+
+fn build<A: Float>(
+    fx: &Fixture,
+    params: &[Param<A>],
+    groups: &[GroupSpec],
+) -> Result<Box<dyn DynOptimizer<A>>, String> {
+    let groups = groups
+        .iter()
+        .map(|g| Ok((group_params(params, g)?, g.options.clone())))
+        .collect::<Result<Vec<_>, String>>()?;
+    registry::build::<A>(&fx.optimizer, groups, &fx.defaults).map_err(|e| format!("building `{}`: {e}", fx.optimizer))
+}
+
+/// The events before a step: `add_group`, `set_options`, gradients.
+fn apply_events<A: Float>(opt: &mut dyn DynOptimizer<A>, params: &[Param<A>], step: &StepSpec) -> Result<(), String> {
+    if let Some(group) = &step.add_group {
+        opt.add_param_group_map(group_params(params, group)?, &group.options)
+            .map_err(|e| format!("add_group: {e}"))?;
+    }
+    for (g, options) in &step.set_options {
+        for (key, value) in options.iter() {
+            opt.set_option(*g, key, value.clone())
+                .map_err(|e| format!("set_options: {e}"))?;
+        }
+    }
+    if let Some(grads) = &step.grads {
+        if grads.len() != params.len() {
+            return Err(format!("{} gradients for {} parameters", grads.len(), params.len()));
+        }
+        for (p, g) in params.iter().zip(grads) {
+            match g {
+                Some(g) => {
+                    let g: Vec<A> = g.iter().map(|&x| A::from_f64(x)).collect();
+                    p.set_grad_from_slice(&g).map_err(|e| e.to_string())?;
+                }
+                None => p.zero_grad(true),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One step: from the given gradients, or with a closure over the problem (whose `x` is
+/// every parameter, flattened, in order).
+fn run_step<A: Float>(opt: &mut dyn DynOptimizer<A>, params: &[Param<A>], mode: &Mode) -> Result<Option<f64>, String> {
+    match mode {
+        Mode::Grads => opt.step().map(|()| None).map_err(|e| e.to_string()),
+        Mode::Closure(problem) => {
+            let problem = problem.cast::<A>();
+            let n: usize = params.iter().map(Param::numel).sum();
+            let (mut x, mut g) = (vec![A::zero(); n], vec![A::zero(); n]);
+            let mut closure = || {
+                let mut at = 0;
+                for p in params {
+                    let k = p.numel();
+                    x[at..at + k]
+                        .iter_mut()
+                        .zip(p.value().iter())
+                        .for_each(|(x, &v)| *x = v);
+                    at += k;
+                }
+                let loss = problem.eval(&x, &mut g);
+                let mut at = 0;
+                for p in params {
+                    let k = p.numel();
+                    // `g[at..at + k]` has exactly `numel` elements.
+                    p.set_grad_from_slice(&g[at..at + k])
+                        .expect("gradient of the parameter's length");
+                    at += k;
+                }
+                loss.as_f64()
+            };
+            opt.step_with(&mut closure).map(Some).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn values<A: Float>(params: &[Param<A>]) -> Vec<Vec<A>> {
+    params.iter().map(|p| p.value().iter().copied().collect()).collect()
+}
+
+/// A counter from the optimizer's state dict (`state["0"]["func_evals"]`).
+fn counter(sd: &StateDict, key: &str) -> Option<u64> {
+    sd.state.get(&0)?.get(key)?.as_u64()
+}
+
+/// Keys whose numbers must match exactly (the README's "Exact" list).
+const EXACT_COUNTERS: &[&str] = &["step", "func_evals", "n_iter"];
+
+/// Compares our state dict (as JSON) with torch's.
+fn compare_json(report: &mut Report, at: &str, ours: &Json, torch: &Json, tol: Tol, exact: bool) {
+    match (ours, torch) {
+        (Json::Number(a), Json::Number(b)) => {
+            let (a, b) = (a.as_f64().unwrap_or(f64::NAN), b.as_f64().unwrap_or(f64::NAN));
+            if exact {
+                if a != b {
+                    report.fail(format!("{at}: {a} vs torch {b} (must match exactly)"));
+                }
+            } else {
+                report.close(at, a, b, tol);
+            }
+        }
+        (Json::String(s), Json::Number(b)) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {
+            report.fail(format!("{at}: {s} vs torch {b}"))
+        }
+        (Json::Array(a), Json::Array(b)) => {
+            if a.len() != b.len() {
+                report.fail(format!("{at}: {} items vs torch {}", a.len(), b.len()));
+                return;
+            }
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                compare_json(report, &format!("{at}[{i}]"), x, y, tol, exact);
+            }
+        }
+        (Json::Object(a), Json::Object(b)) => {
+            let ours_keys: Vec<&String> = a.keys().filter(|k| *k != "dtype").collect();
+            let mut theirs_keys: Vec<&String> = b.keys().collect();
+            let mut sorted = ours_keys.clone();
+            sorted.sort();
+            theirs_keys.sort();
+            if sorted != theirs_keys {
+                report.fail(format!("{at}: keys {sorted:?} vs torch {theirs_keys:?}"));
+                return;
+            }
+            for key in ours_keys {
+                let exact = exact || EXACT_COUNTERS.contains(&key.as_str()) || key == "shape";
+                compare_json(report, &format!("{at}.{key}"), &a[key], &b[key], tol, exact);
+            }
+        }
+        (a, b) if a == b => {}
+        (a, b) => report.fail(format!("{at}: {a} vs torch {b}")),
+    }
+}
+
+fn compare_state_dict(report: &mut Report, sd: &StateDict, torch: &Json, tol: Tol) -> Result<(), String> {
+    let ours: Json = serde_json::from_str(&sd.to_json()).map_err(|e| e.to_string())?;
+    let Json::Object(torch_map) = torch else {
+        return Err("the fixture's state_dict is not an object".into());
+    };
+    let mut keys: Vec<&String> = torch_map.keys().collect();
+    keys.sort();
+    if keys != ["param_groups", "state"] {
+        return Err(format!("the fixture's state_dict has keys {keys:?}"));
+    }
+    // Every param_groups entry is exact; state numbers within the state tolerance.
+    compare_json(
+        report,
+        "state_dict.param_groups",
+        &ours["param_groups"],
+        &torch["param_groups"],
+        tol,
+        true,
+    );
+    compare_json(report, "state_dict.state", &ours["state"], &torch["state"], tol, false);
+    Ok(())
+}
+
+/// Replays one fixture in element type `A`; `Err` when the file cannot be interpreted.
+fn replay<A: Float>(fx: &Fixture, report: &mut Report) -> Result<(), String> {
+    let (step_tol, state_tol) = tolerances(&fx.optimizer, fx.dtype);
+    let params = new_params::<A>(fx.params.iter().map(|t| (t.shape.clone(), t.data.clone())));
+    let mut opt = build(fx, &params, &fx.groups)?;
+    let half = fx.steps.len() / 2;
+    let mut groups = fx.groups.clone();
+    let mut checkpoint = None;
+
+    for (i, step) in fx.steps.iter().enumerate() {
+        if i == half {
+            checkpoint = Some((opt.state_dict().to_json(), values(&params), groups.clone()));
+        }
+        apply_events(opt.as_mut(), &params, step).map_err(|e| format!("step {i}: {e}"))?;
+        groups.extend(step.add_group.clone());
+        let loss = run_step(opt.as_mut(), &params, &fx.mode).map_err(|e| format!("step {i}: {e}"))?;
+
+        if step.params.len() != params.len() {
+            return Err(format!(
+                "step {i}: {} parameter lists for {} parameters",
+                step.params.len(),
+                params.len()
+            ));
+        }
+        for (j, (p, expected)) in params.iter().zip(&step.params).enumerate() {
+            if expected.len() != p.numel() {
+                return Err(format!(
+                    "step {i}: parameter {j} has {} values, expected {}",
+                    expected.len(),
+                    p.numel()
+                ));
+            }
+            for (k, (&a, &e)) in p.value().iter().zip(expected).enumerate() {
+                report.close(&format!("step {i} param {j}[{k}]"), a.as_f64(), e, step_tol);
+            }
+        }
+        if let (Some(expected), Some(actual)) = (step.loss, loss) {
+            report.close(&format!("step {i} loss"), actual, expected, step_tol);
+        }
+        let sd = opt.state_dict();
+        for (key, expected) in [("func_evals", step.func_evals), ("n_iter", step.n_iter)] {
+            if let Some(expected) = expected {
+                let actual = counter(&sd, key);
+                if actual != Some(expected) {
+                    report.fail(format!("step {i} {key}: {actual:?} vs torch {expected}"));
+                }
+            }
+        }
+    }
+    compare_state_dict(report, &opt.state_dict(), &fx.state_dict, state_tol)?;
+
+    // Save half-way, load into a fresh optimizer over fresh copies, continue.
+    let (json, saved_values, saved_groups) = checkpoint.ok_or("a fixture without steps")?;
+    let copies = new_params::<A>(
+        fx.params
+            .iter()
+            .zip(saved_values)
+            .map(|(t, v)| (t.shape.clone(), v.iter().map(|x| x.as_f64()).collect())),
+    );
+    let mut resumed = build(fx, &copies, &saved_groups)?;
+    let dict = StateDict::from_json(&json).map_err(|e| format!("reading the saved state dict: {e}"))?;
+    resumed
+        .load_state_dict(&dict)
+        .map_err(|e| format!("loading the saved state dict: {e}"))?;
+    for (i, step) in fx.steps.iter().enumerate().skip(half) {
+        apply_events(resumed.as_mut(), &copies, step).map_err(|e| format!("resumed step {i}: {e}"))?;
+        run_step(resumed.as_mut(), &copies, &fx.mode).map_err(|e| format!("resumed step {i}: {e}"))?;
+    }
+    let bits = |ps: &[Param<A>]| -> Vec<u64> {
+        ps.iter()
+            .flat_map(|p| p.value().iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>())
+            .collect()
+    };
+    if bits(&copies) != bits(&params) {
+        report.fail(format!(
+            "save at step {half}, load, continue: parameters differ from the uninterrupted run"
+        ));
+    }
+    if resumed.state_dict().to_json() != opt.state_dict().to_json() {
+        report.fail(format!(
+            "save at step {half}, load, continue: state differs from the uninterrupted run"
+        ));
+    }
+    Ok(())
+}
+
+fn main() {
+    let dir = fixtures_dir();
+    let files = match fixture_files(&dir) {
+        Ok(files) if !files.is_empty() => files,
+        Ok(_) => {
+            eprintln!("no *.json fixtures in {}", dir.display());
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    let mut failed = Vec::new();
+    for path in &files {
+        let name = path
+            .file_name()
+            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let mut report = Report::new();
+        let outcome = Fixture::load(path).and_then(|fx| match fx.dtype {
+            DType::F64 => replay::<f64>(&fx, &mut report),
+            DType::F32 => replay::<f32>(&fx, &mut report),
+        });
+        match outcome {
+            Err(e) => {
+                println!("FAIL {name}: cannot replay: {e}");
+                failed.push(name);
+            }
+            Ok(()) if report.count > 0 => {
+                println!("FAIL {name}: {} mismatch(es)", report.count);
+                for m in &report.mismatches {
+                    println!("    {m}");
+                }
+                failed.push(name);
+            }
+            Ok(()) => println!("ok   {name} (largest relative difference {:.1e})", report.worst),
+        }
+    }
+    println!("replayed {} fixtures", files.len() - failed.len());
+    if !failed.is_empty() {
+        println!(
+            "{} of {} fixtures failed: {}",
+            failed.len(),
+            files.len(),
+            failed.join(", ")
+        );
+        std::process::exit(1);
+    }
+}
