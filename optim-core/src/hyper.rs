@@ -108,15 +108,22 @@ pub fn check_option_keys<H: Hyperparameters>(map: &Map, scope: Scope) -> Result<
 }
 
 /// Reads one option from a string-keyed map: `None` when absent, an error naming the
-/// option when present with the wrong type (used by derived `options_from_map`).
+/// option when present with the wrong type.
 pub fn read_option<T: OptionValue>(map: &Map, key: &str, scope: Scope) -> Result<Option<T>> {
     match map.get(key) {
         None => Ok(None),
-        Some(value) => T::from_value(value).map(Some).ok_or_else(|| Error::OptionType {
-            scope,
-            option: key.to_string(),
-            expected: T::expected(),
-            found: value.describe(),
-        }),
+        Some(value) => T::from_value(value)
+            .map(Some)
+            .ok_or_else(|| option_type_error(scope, key, T::expected(), value)),
+    }
+}
+
+/// The error for an option value of the wrong type (used by derived `options_from_map`).
+pub fn option_type_error(scope: Scope, option: &str, expected: String, found: &Value) -> Error {
+    Error::OptionType {
+        scope,
+        option: option.to_string(),
+        expected,
+        found: found.describe(),
     }
 }

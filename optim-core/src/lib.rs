@@ -34,7 +34,10 @@ pub use dyn_optimizer::DynOptimizer;
 pub use error::{Error, ParamRef, Result, Scope};
 pub use float::{DType, Float};
 pub use group::{Group, ParamGroup};
-pub use hyper::{Hyperparameters, check_option_keys, get_option, read_option, resolve, unknown_option, with_overrides};
+pub use hyper::{
+    Hyperparameters, check_option_keys, get_option, option_type_error, read_option, resolve, unknown_option,
+    with_overrides,
+};
 pub use optimizer::Optimizer;
 pub use option_value::OptionValue;
 pub use param::{GradMut, GradRef, Param, ParamId, ValueMut, ValueRef};

@@ -85,7 +85,7 @@ pub struct StateError {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a field of optimizer state",
     label = "not a state field type",
-    note = "state fields can be ArrayD<A> (parameter-shaped), Array1<A> (flat), f64, f32, integers, bool, Vec<f64>, Vec<Option<f64>>, Vec<Array1<A>>, Option<T>, or a type implementing `StateField<A>`"
+    note = "state fields can be ArrayD<A> (parameter-shaped), Vec<A> or Array1<A> (flat), Vec<Vec<A>>, f64, f32, integers, bool, Vec<Option<f64>>, Option<T>, or a type implementing `StateField<A>`; mark scratch buffers #[state(skip)]"
 )]
 pub trait StateField<A: Float>: Sized + Send + Sync + 'static {
     /// The value a fresh state starts with.

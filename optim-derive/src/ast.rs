@@ -98,9 +98,14 @@ fn named_fields<'a>(cx: &Ctxt, input: &'a DeriveInput, derive: &str) -> Option<&
             }
         },
         Data::Enum(e) => {
+            let what = if derive == "State" {
+                "a state's entries"
+            } else {
+                "an optimizer's options"
+            };
             cx.error_spanned_by(
                 &e.enum_token,
-                format!("#[derive({derive})] works on structs only: an optimizer's options are the fields of a struct"),
+                format!("#[derive({derive})] works on structs only: {what} are the fields of a struct"),
             );
             None
         }

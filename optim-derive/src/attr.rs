@@ -42,8 +42,12 @@ pub struct ContainerAttrs {
     pub options: Option<Ident>,
     pub version: Option<LitInt>,
     pub checks: Vec<Check>,
-    /// The span of the first `#[optimizer]` attribute, for errors about missing keys.
+    /// The span of the first `#[optimizer]` attribute's name, for errors about missing keys.
     pub span: Option<Span>,
+    /// Whether `state` or `update` was given but unusable (already reported), so that it is
+    /// not reported missing as well.
+    pub state_given: bool,
+    pub update_given: bool,
 }
 
 /// `#[hyper(..)]` on a field.
@@ -122,7 +126,10 @@ fn each_attr(cx: &Ctxt, attrs: &[Attribute], name: &str, mut parse: impl FnMut(P
 /// Parses `#[optimizer(kind = "..", state = .., update = .., options = .., version = .., check(..))]`.
 pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
     let mut out = ContainerAttrs {
-        span: attrs.iter().find(|a| a.path().is_ident("optimizer")).map(|a| a.span()),
+        span: attrs
+            .iter()
+            .find(|a| a.path().is_ident("optimizer"))
+            .map(|a| a.path().span()),
         ..ContainerAttrs::default()
     };
     each_attr(cx, attrs, "optimizer", |meta| {
@@ -133,6 +140,7 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
                 set_once(cx, &meta, &mut out.kind, lit);
             }
             "state" => {
+                out.state_given = true;
                 let ty: Type = meta.value()?.parse()?;
                 let span = ty.span();
                 let spec = match ty {
@@ -146,6 +154,7 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
                 set_once(cx, &meta, &mut out.state, (spec, span));
             }
             "update" => {
+                out.update_given = true;
                 let ident: Ident = meta.value()?.parse()?;
                 let form = match ident.to_string().as_str() {
                     "elementwise" => UpdateForm::Elementwise,

@@ -28,12 +28,12 @@ pub fn hyper(cx: &Ctxt, h: &Hyper) {
         Some(span) => cx.syn_error(syn::Error::new(span, message)),
         None => cx.error_spanned_by(h.ident, message),
     };
-    if h.attrs.state.is_none() {
+    if h.attrs.state.is_none() && !h.attrs.state_given {
         at_attr(
             "missing `state`: declare the per-parameter state with #[optimizer(state = MyState)] (a struct with #[derive(State)]), or `state = ()` for a rule without state",
         );
     }
-    if h.attrs.update.is_none() {
+    if h.attrs.update.is_none() && !h.attrs.update_given {
         at_attr(
             "missing `update`: say how the rule is written with #[optimizer(update = elementwise)], `update = per_tensor` or `update = closure`",
         );

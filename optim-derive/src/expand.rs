@@ -29,9 +29,14 @@ pub fn root() -> TokenStream {
 /// this), function bodies are left out, so that the user sees their mistakes and not a
 /// cascade of "trait not implemented" errors from code that uses the type.
 pub fn optimizer(h: &Hyper, valid: bool) -> TokenStream {
+    if !h.generics.params.is_empty() {
+        // Every generated item would name the type without its parameters: the one error
+        // about generics says all there is to say.
+        return TokenStream::new();
+    }
     let options = options_struct(h);
     let hyper = hyperparameters_impl(h, valid);
-    let rule = rule_impl(h);
+    let rule = rule_impl(h, valid);
     let ctors = constructors(h);
     quote! {
         #options
@@ -166,7 +171,25 @@ fn hyperparameters_impl(h: &Hyper, valid: bool) -> TokenStream {
     let from_map = body({
         let reads = h.fields.iter().map(|f| {
             let (name, ty, key) = (f.ident, f.ty, f.key());
-            quote!(#name: #root::read_option::<#ty>(map, #key, scope)?,)
+            // Every use of the option's type goes through `<T as OptionValue>` at the type's
+            // span, so that a type that is not an option type is reported once, there.
+            let value_trait = quote_spanned!(ty.span()=> <#ty as #root::OptionValue>);
+            quote! {
+                #name: match map.get(#key) {
+                    ::core::option::Option::None => ::core::option::Option::None,
+                    ::core::option::Option::Some(value) => match #value_trait::from_value(value) {
+                        ::core::option::Option::Some(v) => ::core::option::Option::Some(v),
+                        ::core::option::Option::None => {
+                            return ::core::result::Result::Err(#root::option_type_error(
+                                scope,
+                                #key,
+                                #value_trait::expected(),
+                                value,
+                            ));
+                        }
+                    },
+                },
+            }
         });
         quote! {
             #root::check_option_keys::<Self>(map, scope)?;
@@ -282,13 +305,9 @@ fn check_uses(check: &Check, names: &[String]) -> Vec<String> {
     uses
 }
 
-/// The source text of a check's expression, for default messages.
+/// A check's expression as text, for default messages.
 fn expr_text(check: &Check) -> String {
-    check
-        .expr
-        .span()
-        .source_text()
-        .unwrap_or_else(|| check.expr.to_token_stream().to_string())
+    crate::render::render(check.expr.to_token_stream())
 }
 
 /// `return Err(..)` for a failed check on option `f` (or on several options when `f` is None).
@@ -296,7 +315,8 @@ fn check_failure(check: &Check, f: Option<&HyperField>) -> TokenStream {
     let root = root();
     let text = expr_text(check);
     let expr = &check.expr;
-    let cond = quote_spanned!(expr.span()=> !(#expr));
+    // Typed first, so that a check that is not a `bool` is reported as such at the check.
+    let cond = quote_spanned!(expr.span()=> { let holds: bool = #expr; !holds });
     let error = match f {
         Some(f) => {
             let (name, key) = (f.ident, f.key());
@@ -337,7 +357,12 @@ fn validate_body(h: &Hyper) -> TokenStream {
     let field_checks = h.fields.iter().flat_map(|f| {
         let names = &names;
         f.attrs.checks.iter().map(move |c| {
-            let binds = bind(h, &check_uses(c, names), true);
+            // The option itself is always bound: the default message names its value.
+            let mut uses = check_uses(c, names);
+            if !uses.iter().any(|n| f.ident == n.as_str()) {
+                uses.push(f.ident.to_string());
+            }
+            let binds = bind(h, &uses, true);
             let fail = check_failure(c, Some(f));
             quote!({ #binds #fail })
         })
@@ -382,7 +407,7 @@ fn validate_present_body(h: &Hyper) -> TokenStream {
     }
 }
 
-fn rule_impl(h: &Hyper) -> TokenStream {
+fn rule_impl(h: &Hyper, valid: bool) -> TokenStream {
     let root = root();
     let ident = h.ident;
     let state = match &h.attrs.state {
@@ -396,17 +421,20 @@ fn rule_impl(h: &Hyper) -> TokenStream {
             }
         }
     };
-    let driver = match &h.attrs.update {
-        Some((form, ident)) => {
+    // When the input had errors, the driver's trait bound would only add a cascade.
+    let driver = match (&h.attrs.update, valid) {
+        (Some((form, _)), true) => {
             let name = match form {
                 UpdateForm::Elementwise => quote!(ElementwiseDriver),
                 UpdateForm::PerTensor => quote!(PerTensorDriver),
                 UpdateForm::Closure => quote!(ClosureDriver),
             };
-            quote_spanned!(ident.span()=> #root::#name)
+            quote!(#root::#name)
         }
-        None => quote!(#root::FallbackDriver),
+        _ => quote!(#root::FallbackDriver),
     };
+    // rustc reports a form trait left unimplemented at the derive, whatever the spans; the
+    // trait's `on_unimplemented` message names the `update` key and the fix.
     quote! {
         #[automatically_derived]
         impl #root::Rule for #ident {

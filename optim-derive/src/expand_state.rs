@@ -9,7 +9,8 @@
 //! element function sees constants where the tensors' presence is concerned.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Ident, parse_quote};
 
 use crate::ast::{StateFieldDef, StateStruct, TensorKind};
@@ -56,7 +57,8 @@ pub fn state(s: &StateStruct) -> TokenStream {
         } else if f.attrs.flatten.is_some() {
             quote!(#name: <#ty as #root::StateEntries<#a>>::init(ctx),)
         } else {
-            quote!(#name: <#ty as #root::StateField<#a>>::init(ctx),)
+            let field_trait = quote_spanned!(ty.span()=> <#ty as #root::StateField<#a>>);
+            quote!(#name: #field_trait::init(ctx),)
         }
     });
     let pack = saved.iter().map(|f| {
@@ -64,8 +66,9 @@ pub fn state(s: &StateStruct) -> TokenStream {
         if f.attrs.flatten.is_some() {
             quote!(<#ty as #root::StateEntries<#a>>::pack(&self.#name, &mut entry);)
         } else {
+            let field_trait = quote_spanned!(ty.span()=> <#ty as #root::StateField<#a>>);
             quote! {
-                if let ::core::option::Option::Some(value) = <#ty as #root::StateField<#a>>::pack(&self.#name) {
+                if let ::core::option::Option::Some(value) = #field_trait::pack(&self.#name) {
                     entry.insert(#key, value);
                 }
             }
@@ -78,7 +81,13 @@ pub fn state(s: &StateStruct) -> TokenStream {
         } else if f.attrs.flatten.is_some() {
             quote!(#name: <#ty as #root::StateEntries<#a>>::unpack(entry, ctx)?,)
         } else {
-            quote!(#name: #root::unpack_field::<#a, #ty>(entry, #key, ctx)?,)
+            // As init and pack: through `<T as StateField<A>>` at the type's span, so that an
+            // unsupported field type is reported once.
+            let field_trait = quote_spanned!(ty.span()=> <#ty as #root::StateField<#a>>);
+            quote! {
+                #name: #field_trait::unpack(entry.get(#key), ctx)
+                    .map_err(|error| #root::StateError { key: ::std::string::String::from(#key), error })?,
+            }
         }
     });
 

@@ -19,6 +19,7 @@ mod ctxt;
 mod expand;
 mod expand_state;
 mod idents;
+mod render;
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};

@@ -1,0 +1,7 @@
+use optimizers::Optimizer;
+
+#[derive(Clone, Debug, Optimizer)]
+#[optimizer(state = (), update = elementwise)]
+pub struct Lion(#[hyper(default = 0.1)] f64);
+
+fn main() {}

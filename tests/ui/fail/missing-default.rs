@@ -1,0 +1,11 @@
+use optimizers::Optimizer;
+
+#[derive(Clone, Debug, Optimizer)]
+#[optimizer(state = (), update = per_tensor)]
+pub struct Lion {
+    #[hyper(default = 0.1)]
+    pub lr: f64,
+    pub momentum: f64,
+}
+
+fn main() {}
