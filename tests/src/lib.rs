@@ -3,3 +3,8 @@
 
 pub mod fixture;
 pub mod problems;
+
+/// The README's code sample, compiled and run as a doctest so that it cannot drift.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
