@@ -379,27 +379,31 @@ fn validate_body(h: &Hyper) -> TokenStream {
     }
 }
 
-/// The checks that concern one option only, run on the options present.
+/// Every check whose options are all present (the defaults may lack required ones), so
+/// that invalid defaults are reported at construction, as torch does.
 fn validate_present_body(h: &Hyper) -> TokenStream {
     let names: Vec<String> = h.fields.iter().map(|f| f.ident.to_string()).collect();
-    let checks = h.fields.iter().flat_map(|f| {
-        let own = f.ident.to_string();
-        let names = &names;
-        f.attrs
-            .checks
-            .iter()
-            .filter(move |c| check_uses(c, names).iter().all(|n| *n == f.ident.to_string()))
-            .map(move |c| {
-                let name = f.ident;
-                let binds = bind(h, std::slice::from_ref(&own), false);
-                let fail = check_failure(c, Some(f));
-                quote! {
-                    if let ::core::option::Option::Some(#name) = &options.#name {
-                        #binds
-                        #fail
-                    }
-                }
-            })
+    let field_checks = h
+        .fields
+        .iter()
+        .flat_map(|f| f.attrs.checks.iter().map(move |c| (c, Some(f))));
+    let all = field_checks.chain(h.attrs.checks.iter().map(|c| (c, None)));
+    let checks = all.map(|(c, f)| {
+        let mut uses = check_uses(c, &names);
+        if let Some(f) = f {
+            if !uses.iter().any(|n| f.ident == n.as_str()) {
+                uses.push(f.ident.to_string());
+            }
+        }
+        let idents: Vec<Ident> = uses.iter().map(|n| format_ident!("{}", n)).collect();
+        let binds = bind(h, &uses, false);
+        let fail = check_failure(c, f);
+        quote! {
+            if let (#(::core::option::Option::Some(#idents),)*) = (#(&options.#idents,)*) {
+                #binds
+                #fail
+            }
+        }
     });
     quote! {
         #(#checks)*

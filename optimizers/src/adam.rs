@@ -36,20 +36,20 @@ use optim_derive::{Optimizer, State};
 #[optimizer(kind = "adam", state = AdamState, update = elementwise)]
 pub struct Adam {
     /// Learning rate.
-    #[hyper(default = 1e-3, check(lr >= 0.0, "invalid learning rate: {lr}"))]
+    #[hyper(default = 1e-3, check(lr >= 0.0, "invalid learning rate: {lr:?}"))]
     pub lr: f64,
     /// Coefficients of the running averages of the gradient and its square.
     #[hyper(
         default = (0.9, 0.999),
-        check(0.0 <= betas.0 && betas.0 < 1.0, "invalid beta parameter at index 0: {}", betas.0),
-        check(0.0 <= betas.1 && betas.1 < 1.0, "invalid beta parameter at index 1: {}", betas.1)
+        check(0.0 <= betas.0 && betas.0 < 1.0, "invalid beta parameter at index 0: {:?}", betas.0),
+        check(0.0 <= betas.1 && betas.1 < 1.0, "invalid beta parameter at index 1: {:?}", betas.1)
     )]
     pub betas: (f64, f64),
     /// Added to the denominator for numerical stability.
-    #[hyper(default = 1e-8, check(eps >= 0.0, "invalid epsilon value: {eps}"))]
+    #[hyper(default = 1e-8, check(eps >= 0.0, "invalid epsilon value: {eps:?}"))]
     pub eps: f64,
     /// Weight decay: an L2 penalty, or decoupled (AdamW) with `decoupled_weight_decay`.
-    #[hyper(default = 0.0, check(weight_decay >= 0.0, "invalid weight_decay value: {weight_decay}"))]
+    #[hyper(default = 0.0, check(weight_decay >= 0.0, "invalid weight_decay value: {weight_decay:?}"))]
     pub weight_decay: f64,
     /// The AMSGrad variant (the maximum of past second moments).
     #[hyper(default = false)]
@@ -78,20 +78,20 @@ pub struct Adam {
 #[optimizer(kind = "adamw", state = AdamState, update = elementwise)]
 pub struct AdamW {
     /// Learning rate.
-    #[hyper(default = 1e-3, check(lr >= 0.0, "invalid learning rate: {lr}"))]
+    #[hyper(default = 1e-3, check(lr >= 0.0, "invalid learning rate: {lr:?}"))]
     pub lr: f64,
     /// Coefficients of the running averages of the gradient and its square.
     #[hyper(
         default = (0.9, 0.999),
-        check(0.0 <= betas.0 && betas.0 < 1.0, "invalid beta parameter at index 0: {}", betas.0),
-        check(0.0 <= betas.1 && betas.1 < 1.0, "invalid beta parameter at index 1: {}", betas.1)
+        check(0.0 <= betas.0 && betas.0 < 1.0, "invalid beta parameter at index 0: {:?}", betas.0),
+        check(0.0 <= betas.1 && betas.1 < 1.0, "invalid beta parameter at index 1: {:?}", betas.1)
     )]
     pub betas: (f64, f64),
     /// Added to the denominator for numerical stability.
-    #[hyper(default = 1e-8, check(eps >= 0.0, "invalid epsilon value: {eps}"))]
+    #[hyper(default = 1e-8, check(eps >= 0.0, "invalid epsilon value: {eps:?}"))]
     pub eps: f64,
     /// Decoupled weight decay: `p ← p · (1 − lr · weight_decay)` before each update.
-    #[hyper(default = 1e-2, check(weight_decay >= 0.0, "invalid weight_decay value: {weight_decay}"))]
+    #[hyper(default = 1e-2, check(weight_decay >= 0.0, "invalid weight_decay value: {weight_decay:?}"))]
     pub weight_decay: f64,
     /// The AMSGrad variant.
     #[hyper(default = false)]
