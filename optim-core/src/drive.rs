@@ -3,15 +3,47 @@
 //! A driver skips parameters without a gradient (their state untouched), creates state
 //! lazily on a parameter's first step with a gradient, and holds each parameter's locks
 //! only while updating that parameter.
+//!
+//! With the `rayon` feature (on by default) and [`StepConfig::parallel`] set, an
+//! elementwise step runs in parallel across parameters and across chunks of large ones,
+//! and a per-tensor step across parameters. Every element is computed by the same
+//! instructions whichever thread computes it, and per-parameter scalars are computed
+//! once per parameter, so a parallel step is bit-identical to a single-threaded one.
 
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::group::Group;
-use crate::kernel;
+use crate::kernel::{self, Isa};
 use crate::param::Param;
 use crate::problem::Problem;
 use crate::rule::{ClosureRule, Elementwise, PerTensor, Rule};
-use crate::state::{ShapeCtx, Slices, State};
+use crate::state::{ShapeCtx, State};
+
+/// How an optimizer runs its steps: the instruction set of the elementwise pass and
+/// whether to use several threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepConfig {
+    /// The instruction set of elementwise passes (the best the CPU supports by default).
+    pub isa: Isa,
+    /// Whether steps may use several threads (with the `rayon` feature; on by default).
+    pub parallel: bool,
+}
+
+impl Default for StepConfig {
+    fn default() -> Self {
+        StepConfig {
+            isa: kernel::detect(),
+            parallel: cfg!(feature = "rayon"),
+        }
+    }
+}
+
+/// Below this many elements to update, a step stays on one thread: handing work to other
+/// threads costs microseconds, more than a pass over this much memory takes.
+pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
+
+/// The size of the chunks a large tensor is split into for a parallel elementwise step.
+pub const PARALLEL_CHUNK: usize = 1 << 15;
 
 /// How an optimizer's steps run; chosen by `#[optimizer(update = ...)]`.
 pub trait Driver<R: Rule>: 'static {
@@ -23,7 +55,11 @@ pub trait Driver<R: Rule>: 'static {
 
     /// Runs one step. `closure` re-evaluates the loss; a driver that needs it fails
     /// without it.
-    fn step<A: Float>(groups: &mut [Group<R, A>], closure: Option<&mut dyn FnMut() -> f64>) -> Result<Option<f64>>;
+    fn step<A: Float>(
+        groups: &mut [Group<R, A>],
+        closure: Option<&mut dyn FnMut() -> f64>,
+        config: &StepConfig,
+    ) -> Result<Option<f64>>;
 }
 
 /// Runs [`Elementwise`] rules: one fused pass per parameter.
@@ -35,60 +71,159 @@ pub struct PerTensorDriver;
 /// Runs [`ClosureRule`]s over the flat problem.
 pub struct ClosureDriver;
 
-/// Calls `update` for every parameter that has a gradient, with its value and gradient as
+/// Calls `update` for `param` if it has a gradient, with its value and gradient as
 /// contiguous slices and its state (created on first use).
-fn for_each_param_with_grad<R: Rule, A: Float>(
-    groups: &mut [Group<R, A>],
-    mut update: impl FnMut(&R, &Param<A>, &mut [A], &[A], &mut R::State<A>),
+#[inline]
+fn update_param<R: Rule, A: Float>(
+    rule: &R,
+    param: &Param<A>,
+    slot: &mut Option<R::State<A>>,
+    update: impl FnOnce(&R, &Param<A>, &mut [A], &[A], &mut R::State<A>),
 ) {
-    for group in groups {
-        let rule = &group.options;
-        for (param, slot) in group.params.iter().zip(group.states.iter_mut()) {
-            let Some((mut value, grad)) = param.lock_for_update() else {
-                continue;
-            };
-            // Values and gradients are kept in standard layout (see `param.rs`), so both
-            // slices exist; the `let else` only guards that invariant.
-            let (Some(p), Some(g)) = (value.as_slice_mut(), grad.as_ref().and_then(|g| g.as_slice())) else {
-                continue;
-            };
-            let state = slot.get_or_insert_with(|| R::State::<A>::init(&ShapeCtx::of(param.shape())));
-            update(rule, param, p, g, state);
+    let Some((mut value, grad)) = param.lock_for_update() else {
+        return;
+    };
+    // Values and gradients are kept in standard layout (see `param.rs`), so both slices
+    // exist; the `let else` only guards that invariant.
+    let (Some(p), Some(g)) = (value.as_slice_mut(), grad.as_ref().and_then(|g| g.as_slice())) else {
+        return;
+    };
+    let state = slot.get_or_insert_with(|| R::State::<A>::init(&ShapeCtx::of(param.shape())));
+    update(rule, param, p, g, state);
+}
+
+/// Whether a step over `groups` is worth spreading over threads.
+fn worth_parallel<R: Rule, A: Float>(groups: &[Group<R, A>], config: &StepConfig) -> bool {
+    config.parallel && cfg!(feature = "rayon") && groups.iter().map(|g| g.numel).sum::<usize>() >= PARALLEL_MIN_ELEMENTS
+}
+
+/// One elementwise update of one parameter, its pass split into chunks run in parallel
+/// when `parallel` and the tensor is large.
+#[inline]
+fn elementwise_param<R: Elementwise, A: Float>(
+    rule: &R,
+    param: &Param<A>,
+    slot: &mut Option<R::State<A>>,
+    isa: Isa,
+    parallel: bool,
+) {
+    update_param(rule, param, slot, |rule, param, p, g, state| {
+        let scalars = rule.prepare(state, param.shape());
+        let slices = state.slices();
+        if parallel {
+            #[cfg(feature = "rayon")]
+            return parallel_pass::<R, A>(isa, scalars, slices, p, g);
         }
+        kernel::elementwise::<R, A>(isa, scalars, slices, p, g);
+    });
+}
+
+/// The pass over one tensor, split in halves at multiples of 64 elements (whole cache
+/// lines and vectors) down to [`PARALLEL_CHUNK`], the halves run by `rayon::join`.
+#[cfg(feature = "rayon")]
+fn parallel_pass<'a, R: Elementwise, A: Float>(
+    isa: Isa,
+    scalars: R::Scalars<A>,
+    slices: <R::State<A> as State<A>>::Slices<'a>,
+    p: &'a mut [A],
+    g: &'a [A],
+) {
+    use crate::state::Slices as _;
+    if p.len() <= PARALLEL_CHUNK {
+        return kernel::elementwise::<R, A>(isa, scalars, slices, p, g);
     }
+    let mid = (p.len() / 2).next_multiple_of(64).min(p.len());
+    let (s0, s1) = slices.split_at(mid);
+    let (p0, p1) = p.split_at_mut(mid);
+    let (g0, g1) = g.split_at(mid);
+    rayon::join(
+        || parallel_pass::<R, A>(isa, scalars, s0, p0, g0),
+        || parallel_pass::<R, A>(isa, scalars, s1, p1, g1),
+    );
 }
 
 impl<R: Elementwise> Driver<R> for ElementwiseDriver {
     const MAX_GROUPS: Option<usize> = None;
     const FLAT_STATE: bool = false;
 
-    fn step<A: Float>(groups: &mut [Group<R, A>], closure: Option<&mut dyn FnMut() -> f64>) -> Result<Option<f64>> {
+    fn step<A: Float>(
+        groups: &mut [Group<R, A>],
+        closure: Option<&mut dyn FnMut() -> f64>,
+        config: &StepConfig,
+    ) -> Result<Option<f64>> {
         let loss = closure.map(|f| f());
-        for_each_param_with_grad(groups, |rule, param, p, g, state| {
-            let scalars = rule.prepare(state, param.shape());
-            let slices = state.slices();
-            kernel::run(|| slices.for_each(p, g, |p, g, s| R::element(&scalars, p, g, s)));
-        });
+        let isa = config.isa;
+        if worth_parallel(groups, config) {
+            #[cfg(feature = "rayon")]
+            {
+                use rayon::prelude::*;
+                for group in groups.iter_mut() {
+                    let rule = &group.options;
+                    group
+                        .params
+                        .par_iter()
+                        .zip(group.states.par_iter_mut())
+                        .with_min_len(16)
+                        .for_each(|(param, slot)| elementwise_param(rule, param, slot, isa, true));
+                }
+                return Ok(loss);
+            }
+        }
+        for group in groups.iter_mut() {
+            let rule = &group.options;
+            for (param, slot) in group.params.iter().zip(group.states.iter_mut()) {
+                elementwise_param(rule, param, slot, isa, false);
+            }
+        }
         Ok(loss)
     }
+}
+
+/// One per-tensor update of one parameter.
+fn per_tensor_param<R: PerTensor, A: Float>(rule: &R, param: &Param<A>, slot: &mut Option<R::State<A>>) {
+    update_param(rule, param, slot, |rule, param, p, g, state| {
+        let shape = ndarray::IxDyn(param.shape());
+        // The slices have exactly the parameter's element count, so the views build.
+        if let (Ok(pv), Ok(gv)) = (
+            ndarray::ArrayViewMutD::from_shape(shape.clone(), p),
+            ndarray::ArrayViewD::from_shape(shape, g),
+        ) {
+            rule.update(pv, gv, state);
+        }
+    });
 }
 
 impl<R: PerTensor> Driver<R> for PerTensorDriver {
     const MAX_GROUPS: Option<usize> = None;
     const FLAT_STATE: bool = false;
 
-    fn step<A: Float>(groups: &mut [Group<R, A>], closure: Option<&mut dyn FnMut() -> f64>) -> Result<Option<f64>> {
+    fn step<A: Float>(
+        groups: &mut [Group<R, A>],
+        closure: Option<&mut dyn FnMut() -> f64>,
+        config: &StepConfig,
+    ) -> Result<Option<f64>> {
         let loss = closure.map(|f| f());
-        for_each_param_with_grad(groups, |rule, param, p, g, state| {
-            let shape = ndarray::IxDyn(param.shape());
-            // The slices have exactly the parameter's element count, so the views build.
-            if let (Ok(pv), Ok(gv)) = (
-                ndarray::ArrayViewMutD::from_shape(shape.clone(), p),
-                ndarray::ArrayViewD::from_shape(shape, g),
-            ) {
-                rule.update(pv, gv, state);
+        if worth_parallel(groups, config) {
+            #[cfg(feature = "rayon")]
+            {
+                use rayon::prelude::*;
+                for group in groups.iter_mut() {
+                    let rule = &group.options;
+                    group
+                        .params
+                        .par_iter()
+                        .zip(group.states.par_iter_mut())
+                        .for_each(|(param, slot)| per_tensor_param(rule, param, slot));
+                }
+                return Ok(loss);
             }
-        });
+        }
+        for group in groups.iter_mut() {
+            let rule = &group.options;
+            for (param, slot) in group.params.iter().zip(group.states.iter_mut()) {
+                per_tensor_param(rule, param, slot);
+            }
+        }
         Ok(loss)
     }
 }
@@ -97,7 +232,11 @@ impl<R: ClosureRule> Driver<R> for ClosureDriver {
     const MAX_GROUPS: Option<usize> = Some(1);
     const FLAT_STATE: bool = true;
 
-    fn step<A: Float>(groups: &mut [Group<R, A>], closure: Option<&mut dyn FnMut() -> f64>) -> Result<Option<f64>> {
+    fn step<A: Float>(
+        groups: &mut [Group<R, A>],
+        closure: Option<&mut dyn FnMut() -> f64>,
+        _: &StepConfig,
+    ) -> Result<Option<f64>> {
         let closure = closure.ok_or(Error::ClosureRequired { kind: R::KIND })?;
         // An optimizer always has at least one group, and closure rules at most one.
         let Some(group) = groups.first_mut() else {
@@ -106,7 +245,7 @@ impl<R: ClosureRule> Driver<R> for ClosureDriver {
         let Some(slot) = group.states.first_mut() else {
             return Ok(None);
         };
-        let numel: usize = group.params.iter().map(Param::numel).sum();
+        let numel = group.numel;
         let state = slot.get_or_insert_with(|| R::State::<A>::init(&ShapeCtx { shape: &[numel], numel }));
         let mut problem = Problem::new(&group.params, closure);
         group.options.step(state, &mut problem).map(Some)
@@ -123,7 +262,11 @@ impl<R: Rule> Driver<R> for FallbackDriver {
     const MAX_GROUPS: Option<usize> = None;
     const FLAT_STATE: bool = false;
 
-    fn step<A: Float>(_: &mut [Group<R, A>], _: Option<&mut dyn FnMut() -> f64>) -> Result<Option<f64>> {
+    fn step<A: Float>(
+        _: &mut [Group<R, A>],
+        _: Option<&mut dyn FnMut() -> f64>,
+        _: &StepConfig,
+    ) -> Result<Option<f64>> {
         Ok(None)
     }
 }

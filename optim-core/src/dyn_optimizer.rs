@@ -48,6 +48,8 @@ pub trait DynOptimizer<A: Float>: Send + Sync {
     fn state_dict(&self) -> StateDict;
     /// Loads a state dict; nothing changes on error.
     fn load_state_dict(&mut self, dict: &StateDict) -> Result<()>;
+    /// Whether steps may use several threads (see [`Optimizer::set_parallel`]).
+    fn set_parallel(&mut self, parallel: bool);
 
     /// Group `group`'s learning rate, for optimizers that have an `lr` option.
     fn lr(&self, group: usize) -> Result<f64> {
@@ -106,5 +108,8 @@ impl<R: Rule, A: Float> DynOptimizer<A> for Optimizer<R, A> {
     }
     fn load_state_dict(&mut self, dict: &StateDict) -> Result<()> {
         Optimizer::load_state_dict(self, dict)
+    }
+    fn set_parallel(&mut self, parallel: bool) {
+        Optimizer::set_parallel(self, parallel)
     }
 }

@@ -39,15 +39,19 @@ pub struct Group<R: Rule, A: Float> {
     pub(crate) options: R,
     pub(crate) params: Vec<Param<A>>,
     pub(crate) states: Vec<Option<R::State<A>>>,
+    /// The group's total element count (parameters' shapes never change).
+    pub(crate) numel: usize,
 }
 
 impl<R: Rule, A: Float> Group<R, A> {
     pub(crate) fn new(options: R, params: Vec<Param<A>>) -> Self {
         let states = params.iter().map(|_| None).collect();
+        let numel = params.iter().map(Param::numel).sum();
         Group {
             options,
             params,
             states,
+            numel,
         }
     }
 

@@ -29,7 +29,10 @@ mod state;
 mod state_dict;
 mod value;
 
-pub use drive::{ClosureDriver, Driver, ElementwiseDriver, FallbackDriver, PerTensorDriver};
+pub use drive::{
+    ClosureDriver, Driver, ElementwiseDriver, FallbackDriver, PARALLEL_CHUNK, PARALLEL_MIN_ELEMENTS, PerTensorDriver,
+    StepConfig,
+};
 pub use dyn_optimizer::DynOptimizer;
 pub use error::{Error, ParamRef, Result, Scope};
 pub use float::{DType, Float};
@@ -38,6 +41,7 @@ pub use hyper::{
     Hyperparameters, check_option_keys, get_option, option_type_error, read_option, resolve, unknown_option,
     with_overrides,
 };
+pub use kernel::Isa;
 pub use optimizer::Optimizer;
 pub use option_value::OptionValue;
 pub use param::{GradMut, GradRef, Param, ParamId, ValueMut, ValueRef};
@@ -55,3 +59,7 @@ pub type TensorD<A> = ndarray::ArrayD<A>;
 
 /// The `ndarray` this crate is built on, re-exported so that users need no version match.
 pub use ndarray;
+
+/// The `rayon` the parallel step runs on (to build a pool: `rayon::ThreadPoolBuilder`).
+#[cfg(feature = "rayon")]
+pub use rayon;

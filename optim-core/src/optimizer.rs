@@ -2,11 +2,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::drive::Driver;
+use crate::drive::{Driver, StepConfig};
 use crate::error::{Error, ParamRef, Result, Scope};
 use crate::float::Float;
 use crate::group::{Group, ParamGroup};
 use crate::hyper;
+use crate::kernel::Isa;
 use crate::param::{Param, ParamId};
 use crate::rule::Rule;
 use crate::value::{Map, Value};
@@ -29,6 +30,7 @@ use crate::value::{Map, Value};
 pub struct Optimizer<R: Rule, A: Float> {
     pub(crate) defaults: R::Options,
     pub(crate) groups: Vec<Group<R, A>>,
+    pub(crate) config: StepConfig,
 }
 
 impl<R: Rule, A: Float> std::fmt::Debug for Optimizer<R, A> {
@@ -60,6 +62,7 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
         let mut optimizer = Optimizer {
             defaults,
             groups: Vec::new(),
+            config: StepConfig::default(),
         };
         for group in groups {
             optimizer.add_param_group(group)?;
@@ -268,7 +271,7 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
     /// their state left as it is. An optimizer that must re-evaluate the loss (LBFGS)
     /// returns [`Error::ClosureRequired`].
     pub fn step(&mut self) -> Result<()> {
-        <R::Driver as Driver<R>>::step(&mut self.groups, None).map(|_| ())
+        <R::Driver as Driver<R>>::step(&mut self.groups, None, &self.config).map(|_| ())
     }
 
     /// A step with a closure that recomputes the loss and the gradients and returns the
@@ -280,9 +283,34 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
     }
 
     pub(crate) fn step_with_dyn(&mut self, closure: &mut dyn FnMut() -> f64) -> Result<f64> {
-        let loss = <R::Driver as Driver<R>>::step(&mut self.groups, Some(closure))?;
+        let loss = <R::Driver as Driver<R>>::step(&mut self.groups, Some(closure), &self.config)?;
         // Every driver returns the loss when it is given a closure.
         Ok(loss.unwrap_or(f64::NAN))
+    }
+
+    /// Whether steps may use several threads (the `rayon` feature, on by default). A
+    /// parallel step is bit-identical to a single-threaded one; it uses rayon's current
+    /// pool, so run `step` inside `ThreadPool::install` to choose the number of threads.
+    pub fn set_parallel(&mut self, parallel: bool) {
+        self.config.parallel = parallel && cfg!(feature = "rayon");
+    }
+
+    /// Whether steps may use several threads.
+    pub fn parallel(&self) -> bool {
+        self.config.parallel
+    }
+
+    /// The instruction set of elementwise passes: the best this CPU supports.
+    pub fn isa(&self) -> Isa {
+        self.config.isa
+    }
+
+    /// Chooses the instruction set of elementwise passes, for benchmarks and for tests that
+    /// compare paths. An instruction set the CPU lacks is not used: the best supported one
+    /// that is no wider is. Returns the one chosen. Every path gives bit-identical results.
+    pub fn set_isa(&mut self, isa: Isa) -> Isa {
+        self.config.isa = crate::kernel::supported(isa);
+        self.config.isa
     }
 
     /// Checks every gradient for NaN and infinities, naming the first parameter that has

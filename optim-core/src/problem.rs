@@ -57,7 +57,7 @@ impl<'a, A: Float> Problem<'a, A> {
         self.for_each_chunk_ref(dir, |p, d| {
             let mut value = p.value_lock();
             if let Some(v) = value.as_slice_mut() {
-                crate::kernel::run(|| v.iter_mut().zip(d).for_each(|(x, &d)| *x += alpha * d));
+                v.iter_mut().zip(d).for_each(|(x, &d)| *x += alpha * d);
             }
         });
     }

@@ -104,14 +104,14 @@ fn named_fields<'a>(cx: &Ctxt, input: &'a DeriveInput, derive: &str) -> Option<&
                 "an optimizer's options"
             };
             cx.error_spanned_by(
-                &e.enum_token,
+                e.enum_token,
                 format!("#[derive({derive})] works on structs only: {what} are the fields of a struct"),
             );
             None
         }
         Data::Union(u) => {
             cx.error_spanned_by(
-                &u.union_token,
+                u.union_token,
                 format!("#[derive({derive})] works on structs only, not unions"),
             );
             None

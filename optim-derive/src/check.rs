@@ -38,10 +38,8 @@ pub fn hyper(cx: &Ctxt, h: &Hyper) {
             "missing `update`: say how the rule is written with #[optimizer(update = elementwise)], `update = per_tensor` or `update = closure`",
         );
     }
-    if let Some(kind) = &h.attrs.kind {
-        if kind.value().trim().is_empty() {
-            cx.error_spanned_by(kind, "`kind` names the optimizer in state dicts and cannot be empty");
-        }
+    if let Some(kind) = h.attrs.kind.as_ref().filter(|k| k.value().trim().is_empty()) {
+        cx.error_spanned_by(kind, "`kind` names the optimizer in state dicts and cannot be empty");
     }
     if let Some(version) = &h.attrs.version {
         match version.base10_parse::<u32>() {

@@ -84,11 +84,21 @@ fn options_struct(h: &Hyper) -> TokenStream {
     let builders = h.fields.iter().map(|f| {
         let (name, ty) = (f.ident, f.ty);
         let docs = field_docs(f, format!("Sets the `{}` option.", f.key()));
+        // An `Option<T>` option takes `T` or `None` (`.clip(1.0)`, `.clip(None)`); any other
+        // takes its own type, so that literals infer it (`.max_iter(100)` is a `usize`).
+        let (param, convert) = if f.is_option() {
+            (
+                quote!(impl ::core::convert::Into<#ty>),
+                quote!(::core::convert::Into::into(value)),
+            )
+        } else {
+            (quote!(#ty), quote!(value))
+        };
         quote! {
             #docs
             #[must_use]
-            pub fn #name(mut self, value: impl ::core::convert::Into<#ty>) -> Self {
-                self.#name = ::core::option::Option::Some(::core::convert::Into::into(value));
+            pub fn #name(mut self, value: #param) -> Self {
+                self.#name = ::core::option::Option::Some(#convert);
                 self
             }
         }
@@ -390,10 +400,8 @@ fn validate_present_body(h: &Hyper) -> TokenStream {
     let all = field_checks.chain(h.attrs.checks.iter().map(|c| (c, None)));
     let checks = all.map(|(c, f)| {
         let mut uses = check_uses(c, &names);
-        if let Some(f) = f {
-            if !uses.iter().any(|n| f.ident == n.as_str()) {
-                uses.push(f.ident.to_string());
-            }
+        if let Some(f) = f.filter(|f| !uses.iter().any(|n| f.ident == n.as_str())) {
+            uses.push(f.ident.to_string());
         }
         let idents: Vec<Ident> = uses.iter().map(|n| format_ident!("{}", n)).collect();
         let binds = bind(h, &uses, false);

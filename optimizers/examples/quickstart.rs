@@ -42,34 +42,41 @@ fn loss_and_grads(x: &Array2<f32>, y: &Array1<f32>, w: &Array1<f32>, b: f32) -> 
     (loss, x.t().dot(&r), r.sum())
 }
 
-/// One epoch: forward, backward (by hand), step.
-fn train_epoch(
-    opt: &mut Optimizer<Adam, f32>,
-    w: &Param<f32>,
-    b: &Param<f32>,
-    x: &Array2<f32>,
-    y: &Array1<f32>,
-) -> Result<f32, Box<dyn Error>> {
-    let (loss, grad_w, grad_b) = loss_and_grads(x, y, &w.to_array().into_dimensionality()?, b.value()[0]);
-    w.set_grad(grad_w)?;
-    b.set_grad(Array1::from(vec![grad_b]))?;
-    opt.step()?;
-    Ok(loss)
+/// A logistic-regression model: its parameters and their optimizer.
+struct Model {
+    weight: Param<f32>,
+    bias: Param<f32>,
+    opt: Optimizer<Adam, f32>,
 }
 
-/// The model's parameters and its optimizer: the weights with weight decay, the bias with
-/// a 5x learning rate.
-fn model(w0: Array1<f32>, b0: Array1<f32>) -> Result<(Param<f32>, Param<f32>, Optimizer<Adam, f32>), Box<dyn Error>> {
-    let w = Param::named("linear.weight", w0);
-    let b = Param::named("linear.bias", b0);
-    let opt = Adam::with_groups(
-        [
-            ParamGroup::new([w.clone()]).options(AdamOptions::new().weight_decay(1e-3)),
-            ParamGroup::new([b.clone()]).options(AdamOptions::new().lr(0.1)),
-        ],
-        AdamOptions::new().lr(0.02),
-    )?;
-    Ok((w, b, opt))
+impl Model {
+    /// The parameters, and Adam with two groups: the weights with weight decay, the bias
+    /// with a 5x learning rate.
+    fn new(weight: Array1<f32>, bias: Array1<f32>) -> Result<Self, Box<dyn Error>> {
+        let weight = Param::named("linear.weight", weight);
+        let bias = Param::named("linear.bias", bias);
+        let opt = Adam::with_groups(
+            [
+                ParamGroup::new([weight.clone()]).options(AdamOptions::new().weight_decay(1e-3)),
+                ParamGroup::new([bias.clone()]).options(AdamOptions::new().lr(0.1)),
+            ],
+            AdamOptions::new().lr(0.02),
+        )?;
+        Ok(Model { weight, bias, opt })
+    }
+
+    fn weights(&self) -> Result<Array1<f32>, Box<dyn Error>> {
+        Ok(self.weight.to_array().into_dimensionality()?)
+    }
+
+    /// One epoch: forward, backward (by hand), step.
+    fn train_epoch(&mut self, x: &Array2<f32>, y: &Array1<f32>) -> Result<f32, Box<dyn Error>> {
+        let (loss, grad_w, grad_b) = loss_and_grads(x, y, &self.weights()?, self.bias.value()[0]);
+        self.weight.set_grad(grad_w)?;
+        self.bias.set_grad(Array1::from(vec![grad_b]))?;
+        self.opt.step()?;
+        Ok(loss)
+    }
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -95,9 +102,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         x.ncols()
     );
 
-    let (w, b, mut opt) = model(Array1::zeros(x.ncols()), Array1::zeros(1))?;
+    let mut model = Model::new(Array1::zeros(x.ncols()), Array1::zeros(1))?;
     for epoch in 0..=200 {
-        let loss = train_epoch(&mut opt, &w, &b, &x_train, &y_train)?;
+        let loss = model.train_epoch(&x_train, &y_train)?;
         if epoch % 25 == 0 {
             println!("epoch {epoch:>3}  loss {loss:.4}");
         }
@@ -106,15 +113,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Checkpoint: save the optimizer's state, reload it into a fresh optimizer over copies
     // of the parameters, and check that both continue identically.
     let path = std::env::temp_dir().join(format!("optim-quickstart-{}.json", std::process::id()));
-    opt.state_dict().save(&path)?;
-    let (w2, b2, mut resumed) = model(w.to_array().into_dimensionality()?, b.to_array().into_dimensionality()?)?;
-    resumed.load_state_dict(&StateDict::load(&path)?)?;
+    model.opt.state_dict().save(&path)?;
+    let mut resumed = Model::new(model.weights()?, model.bias.to_array().into_dimensionality()?)?;
+    resumed.opt.load_state_dict(&StateDict::load(&path)?)?;
     std::fs::remove_file(&path)?;
     for _ in 0..50 {
-        train_epoch(&mut opt, &w, &b, &x_train, &y_train)?;
-        train_epoch(&mut resumed, &w2, &b2, &x_train, &y_train)?;
+        model.train_epoch(&x_train, &y_train)?;
+        resumed.train_epoch(&x_train, &y_train)?;
     }
-    let same = w.to_array() == w2.to_array() && b.to_array() == b2.to_array();
+    let same = model.weight.to_array() == resumed.weight.to_array() && model.bias.to_array() == resumed.bias.to_array();
     println!(
         "checkpoint saved, reloaded and continued for 50 epochs: {}",
         if same {
@@ -124,8 +131,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     );
 
-    let (test_loss, ..) = loss_and_grads(&x_test, &y_test, &w.to_array().into_dimensionality()?, b.value()[0]);
-    let z = x_test.dot(&w.to_array().into_dimensionality::<optimizers::ndarray::Ix1>()?) + b.value()[0];
+    let (test_loss, ..) = loss_and_grads(&x_test, &y_test, &model.weights()?, model.bias.value()[0]);
+    let z = x_test.dot(&model.weights()?) + model.bias.value()[0];
     let correct = z.iter().zip(&y_test).filter(|&(&z, &y)| (z > 0.0) == (y > 0.5)).count();
     println!(
         "test loss {test_loss:.4}, test accuracy {:.1}% ({correct}/{}), in {:.0} ms",

@@ -156,13 +156,33 @@ pub struct AdamScalars<A> {
     amsgrad: bool,
 }
 
+/// `(1 − β₁ᵗ, √(1 − β₂ᵗ))` for the last `(β₁, β₂, t)` asked on this thread. The parameters
+/// of a group almost always share their step count, so a step over many small tensors
+/// computes the two `powf` once instead of once per tensor. The values are those `powf`
+/// gives, so the cache changes no result.
+fn bias_corrections(beta1: f64, beta2: f64, step: f64) -> (f64, f64) {
+    use std::cell::Cell;
+    /// The bits of `(β₁, β₂, t)` and the corrections computed for them.
+    type Entry = ((u64, u64, u64), (f64, f64));
+    thread_local! {
+        static LAST: Cell<Option<Entry>> = const { Cell::new(None) };
+    }
+    let key = (beta1.to_bits(), beta2.to_bits(), step.to_bits());
+    LAST.with(|last| match last.get() {
+        Some((k, v)) if k == key => v,
+        _ => {
+            let v = (1.0 - beta1.powf(step), (1.0 - beta2.powf(step)).sqrt());
+            last.set(Some((key, v)));
+            v
+        }
+    })
+}
+
 impl Adam {
     fn scalars<A: Float>(&self, state: &mut AdamState<A>, shape: &[usize]) -> AdamScalars<A> {
         state.step += 1.0;
-        let step = state.step;
         let (beta1, beta2) = self.betas;
-        let bias_correction1 = 1.0 - beta1.powf(step);
-        let bias_correction2 = 1.0 - beta2.powf(step);
+        let (bias_correction1, bias_correction2_sqrt) = bias_corrections(beta1, beta2, state.step);
         if self.amsgrad && state.max_exp_avg_sq.is_none() {
             state.max_exp_avg_sq = Some(ArrayD::zeros(shape));
         }
@@ -181,7 +201,7 @@ impl Adam {
             lerp_complement: A::one() - lerp_weight,
             beta2: A::from_f64(beta2),
             one_minus_beta2: A::from_f64(1.0 - beta2),
-            bias_correction2_sqrt: A::from_f64(bias_correction2.sqrt()),
+            bias_correction2_sqrt: A::from_f64(bias_correction2_sqrt),
             eps: A::from_f64(self.eps),
             neg_step_size: A::from_f64(-(self.lr / bias_correction1)),
             amsgrad: self.amsgrad,
@@ -190,35 +210,35 @@ impl Adam {
 }
 
 /// One element of Adam's update (shared by [`Adam`] and [`AdamW`]).
+///
+/// Written without branches on the element's data and with every store unconditional
+/// (the options only choose between values), so that the pass vectorizes.
 #[inline(always)]
 fn adam_element<A: Float>(s: &AdamScalars<A>, p: &mut A, g: A, state: AdamStateElem<'_, A>) {
-    let mut g = if s.maximize { -g } else { g };
-    if s.l2 {
-        g = g + s.weight_decay * *p;
-    }
-    if s.decay {
-        *p = *p * s.decay_factor;
-    }
+    let g = if s.maximize { -g } else { g };
+    let g = if s.l2 { g + s.weight_decay * *p } else { g };
+    let param = if s.decay { *p * s.decay_factor } else { *p };
     let m = state.exp_avg;
-    *m = if s.lerp_small {
+    let m_new = if s.lerp_small {
         *m + s.lerp_weight * (g - *m)
     } else {
         g - (g - *m) * s.lerp_complement
     };
+    *m = m_new;
     let v = state.exp_avg_sq;
-    *v = *v * s.beta2 + s.one_minus_beta2 * g * g;
-    let v_used = match (s.amsgrad, state.max_exp_avg_sq) {
-        (true, Some(mx)) => {
-            // torch.maximum: NaN if either is NaN.
-            if !(*mx >= *v) {
-                *mx = *v;
-            }
-            *mx
+    let v_new = *v * s.beta2 + s.one_minus_beta2 * g * g;
+    *v = v_new;
+    let v_used = match state.max_exp_avg_sq {
+        Some(mx) => {
+            // torch.maximum: NaN when either is NaN.
+            let max = if mx.is_nan() || *mx >= v_new { *mx } else { v_new };
+            *mx = if s.amsgrad { max } else { *mx };
+            if s.amsgrad { max } else { v_new }
         }
-        _ => *v,
+        None => v_new,
     };
     let denom = v_used.sqrt() / s.bias_correction2_sqrt + s.eps;
-    *p = *p + s.neg_step_size * *m / denom;
+    *p = param + s.neg_step_size * m_new / denom;
 }
 
 impl Elementwise for Adam {

@@ -26,10 +26,12 @@
 extern crate self as optimizers;
 
 mod adam;
+mod lbfgs;
 pub mod registry;
 mod sgd;
 
 pub use adam::{Adam, AdamOptions, AdamScalars, AdamState, AdamStateElem, AdamStateSlices, AdamW, AdamWOptions};
+pub use lbfgs::{CurvatureHistory, CurvaturePair, Lbfgs, LbfgsOptions, LbfgsState, LineSearch, MAX_HISTORY_SIZE};
 pub use optim_core::*;
 pub use optim_derive::{Optimizer, State};
 pub use sgd::{Sgd, SgdOptions, SgdScalars, SgdState, SgdStateElem, SgdStateSlices};

@@ -274,7 +274,7 @@ impl Fixture {
         let json: Json = serde_json::from_str(&text).map_err(|e| format!("{at}: {e}"))?;
         let mut o = Obj::new(json, &at)?;
         let schema = o.take("schema")?;
-        if schema != Json::from(1) {
+        if schema != 1 {
             return Err(format!("{at}: unknown schema {schema}"));
         }
         let name = as_str(o.take("name")?, &at)?;

@@ -23,7 +23,7 @@ impl Rosenbrock {
             let b = T::one() - x[i];
             f = f + c100 * a * a + b * b;
             grad[i] = grad[i] - c400 * x[i] * a - two * b;
-            grad[i + 1] = grad[i + 1] + c200 * a;
+            grad[i + 1] += c200 * a;
         }
         f
     }
@@ -56,10 +56,10 @@ impl<T: Float> Quadratic<T> {
             let row = &self.a[i * self.n..(i + 1) * self.n];
             let mut ax = T::zero();
             for (&aij, &xj) in row.iter().zip(x) {
-                ax = ax + aij * xj;
+                ax += aij * xj;
             }
-            quad = quad + x[i] * ax;
-            lin = lin + self.b[i] * x[i];
+            quad += x[i] * ax;
+            lin += self.b[i] * x[i];
             grad[i] = ax - self.b[i];
         }
         T::from_f64(0.5) * quad - lin
@@ -92,21 +92,21 @@ impl<T: Float> Logistic<T> {
             let row = &self.x[i * self.d..(i + 1) * self.d];
             let mut z = bias;
             for (&xij, &wj) in row.iter().zip(w) {
-                z = z + xij * wj;
+                z += xij * wj;
             }
             let yi = self.y[i];
             total = total + z.max(T::zero()) - yi * z + (-z.abs()).exp().ln_1p();
             let sigmoid = T::one() / (T::one() + (-z).exp());
             let r = (sigmoid - yi) / n;
             for (g, &xij) in grad[..self.d].iter_mut().zip(row) {
-                *g = *g + xij * r;
+                *g += xij * r;
             }
-            grad[self.d] = grad[self.d] + r;
+            grad[self.d] += r;
         }
         let mut reg = T::zero();
         for (g, &wj) in grad[..self.d].iter_mut().zip(w) {
-            *g = *g + self.l2 * wj;
-            reg = reg + wj * wj;
+            *g += self.l2 * wj;
+            reg += wj * wj;
         }
         total / n + T::from_f64(0.5) * self.l2 * reg
     }

@@ -36,7 +36,7 @@ fn tolerances(optimizer: &str, dtype: DType) -> (Tol, Tol) {
 struct Report {
     mismatches: Vec<String>,
     count: usize,
-    /// The largest relative difference seen, `|a − e| / max(|e|, atol)`.
+    /// The largest fraction of the allowed error seen, `|a − e| / (atol + rtol·|e|)`.
     worst: f64,
 }
 
@@ -55,9 +55,9 @@ impl Report {
         }
     }
     fn close(&mut self, at: &str, actual: f64, expected: f64, tol: Tol) {
-        let relative = (actual - expected).abs() / expected.abs().max(tol.atol);
-        if relative.is_finite() {
-            self.worst = self.worst.max(relative);
+        let used = (actual - expected).abs() / (tol.atol + tol.rtol * expected.abs());
+        if used.is_finite() {
+            self.worst = self.worst.max(used);
         }
         let ok =
             (actual - expected).abs() <= tol.atol + tol.rtol * expected.abs() || (actual.is_nan() && expected.is_nan());
@@ -370,7 +370,7 @@ fn main() {
                 }
                 failed.push(name);
             }
-            Ok(()) => println!("ok   {name} (largest relative difference {:.1e})", report.worst),
+            Ok(()) => println!("ok   {name} (worst difference: {:.1e} of the tolerance)", report.worst),
         }
     }
     println!("replayed {} fixtures", files.len() - failed.len());

@@ -1,0 +1,246 @@
+//! Times one optimizer step on the layouts of the performance issue and prints one JSON
+//! line per configuration.
+//!
+//! ```sh
+//! cargo run --release -p optimizers --example step_bench -- --opt adam --layout a --threads 1
+//! cargo run --release -p optimizers --example step_bench -- --opt all --layout all --dtype all --threads 1,2
+//! ```
+//!
+//! `--opt` sgd | sgdm | adam | adamw | lbfgs | all; `--layout` a (1 x 16,777,216),
+//! b (256 x 65,536), c (65,536 x 256), s (1 x 262,144) | all; `--dtype` f32 | f64 | all;
+//! `--threads` a number or a comma-separated list; `--steps` timed steps (at least 11).
+//! Each configuration warms up, times every step and reports the median. With
+//! `--opt lbfgs` it runs the 1000-dimensional Rosenbrock problem (x0 = -1.2, 1, ...;
+//! history 10; strong Wolfe; one `step` with max_iter 100) instead of a layout.
+
+use std::time::Instant;
+
+use optim_tests::problems::Rosenbrock;
+use optimizers::ndarray::ArrayD;
+use optimizers::rayon;
+use optimizers::{
+    Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Float, Lbfgs, LbfgsOptions, LineSearch, Param, Sgd,
+    SgdOptions,
+};
+
+struct Args {
+    opts: Vec<String>,
+    layouts: Vec<char>,
+    dtypes: Vec<String>,
+    threads: Vec<usize>,
+    steps: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        opts: vec!["adam".into()],
+        layouts: vec!['a'],
+        dtypes: vec!["f32".into()],
+        threads: vec![1],
+        steps: 21,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--opt" => {
+                args.opts = match value.as_str() {
+                    "all" => ["sgd", "sgdm", "adam", "adamw", "lbfgs"].map(String::from).to_vec(),
+                    v => v.split(',').map(String::from).collect(),
+                }
+            }
+            "--layout" => {
+                args.layouts = match value.as_str() {
+                    "all" => vec!['a', 'b', 'c', 's'],
+                    v => v.split(',').filter_map(|l| l.chars().next()).collect(),
+                }
+            }
+            "--dtype" => {
+                args.dtypes = match value.as_str() {
+                    "all" => vec!["f32".into(), "f64".into()],
+                    v => v.split(',').map(String::from).collect(),
+                }
+            }
+            "--threads" => {
+                args.threads = value
+                    .split(',')
+                    .map(|t| t.parse().map_err(|e| format!("--threads: {e}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--steps" => args.steps = value.parse::<usize>().map_err(|e| format!("--steps: {e}"))?.max(11),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(args)
+}
+
+/// (tensors, elements per tensor) of a layout.
+fn layout(l: char) -> Result<(usize, usize), String> {
+    match l {
+        'a' => Ok((1, 16_777_216)),
+        'b' => Ok((256, 65_536)),
+        'c' => Ok((65_536, 256)),
+        's' => Ok((1, 262_144)),
+        // Not in the issue's list: one-element tensors, to isolate the per-tensor overhead.
+        'o' => Ok((65_536, 1)),
+        other => Err(format!("unknown layout {other}")),
+    }
+}
+
+/// Bytes each element of the parameter moves per step: reads of the parameter, gradient
+/// and state, writes of the parameter and state.
+fn bytes_per_elem<A: Float>(opt: &str) -> usize {
+    let words = match opt {
+        "sgd" => 3,
+        "sgdm" => 5,
+        "adam" | "adamw" => 7,
+        _ => 0,
+    };
+    words * size_of::<A>()
+}
+
+fn build<A: Float>(opt: &str, params: Vec<Param<A>>) -> Result<Box<dyn DynOptimizer<A>>, String> {
+    let built: optimizers::Result<Box<dyn DynOptimizer<A>>> = match opt {
+        "sgd" => Sgd::new(params, SgdOptions::new().lr(1e-3)).map(|o| Box::new(o) as _),
+        "sgdm" => Sgd::new(params, SgdOptions::new().lr(1e-3).momentum(0.9)).map(|o| Box::new(o) as _),
+        "adam" => Adam::new(params, AdamOptions::new()).map(|o| Box::new(o) as _),
+        "adamw" => AdamW::new(params, AdamWOptions::new()).map(|o| Box::new(o) as _),
+        other => return Err(format!("unknown optimizer {other}")),
+    };
+    built.map_err(|e| e.to_string())
+}
+
+fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn bench_layout<A: Float>(opt: &str, l: char, threads: usize, steps: usize) -> Result<String, String> {
+    let (tensors, elems) = layout(l)?;
+    let params: Vec<Param<A>> = (0..tensors)
+        .map(|t| {
+            let values: Vec<A> = (0..elems)
+                .map(|i| A::from_f64(((i * 7 + t) % 1000) as f64 * 1e-3 - 0.5))
+                .collect();
+            let p = Param::new(ArrayD::from_shape_vec(vec![elems], values).map_err(|e| e.to_string())?);
+            let grad: Vec<A> = (0..elems)
+                .map(|i| A::from_f64(((i * 13 + t) % 997) as f64 * 1e-4 - 0.05))
+                .collect();
+            p.set_grad_from_slice(&grad).map_err(|e| e.to_string())?;
+            Ok(p)
+        })
+        .collect::<Result<_, String>>()?;
+    let mut optimizer = build(opt, params)?;
+    // One thread: the plain sequential step. More: the parallel step in a pool of that size.
+    optimizer.set_parallel(threads > 1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut times = Vec::with_capacity(steps);
+    pool.install(|| {
+        for i in 0..steps + 3 {
+            let start = Instant::now();
+            optimizer.step().map_err(|e| e.to_string())?;
+            if i >= 3 {
+                times.push(start.elapsed().as_secs_f64());
+            }
+        }
+        Ok::<(), String>(())
+    })?;
+    let m = median(times);
+    let n = tensors * elems;
+    let bytes = bytes_per_elem::<A>(opt);
+    Ok(format!(
+        "{{\"opt\":\"{opt}\",\"layout\":\"{l}\",\"dtype\":\"{}\",\"threads\":{threads},\"tensors\":{tensors},\"elems\":{n},\"median_ms\":{:.3},\"gelem_per_s\":{:.3},\"bytes_per_elem\":{bytes},\"gb_per_s\":{:.2}}}",
+        if size_of::<A>() == 4 { "f32" } else { "f64" },
+        m * 1e3,
+        n as f64 / m / 1e9,
+        (n * bytes) as f64 / m / 1e9
+    ))
+}
+
+fn bench_lbfgs<A: Float>(threads: usize, steps: usize) -> Result<String, String> {
+    const N: usize = 1000;
+    let mut times = Vec::with_capacity(steps);
+    let mut outcome = (0.0, 0, 0);
+    for run in 0..steps + 3 {
+        let x = Param::new(ArrayD::from_shape_vec(vec![N], Rosenbrock::start::<A>(N)).map_err(|e| e.to_string())?);
+        let mut opt = Lbfgs::new(
+            [x.clone()],
+            LbfgsOptions::new()
+                .history_size(10usize)
+                .max_iter(100usize)
+                .line_search_fn(LineSearch::StrongWolfe),
+        )
+        .map_err(|e| e.to_string())?;
+        let (mut buf, mut grad) = (vec![A::zero(); N], vec![A::zero(); N]);
+        let mut closure = || {
+            buf.copy_from_slice(x.value().as_slice().unwrap_or(&[]));
+            let loss = Rosenbrock.eval(&buf, &mut grad);
+            // `grad` has the parameter's length.
+            x.set_grad_from_slice(&grad).expect("1000 elements");
+            loss.as_f64()
+        };
+        let start = Instant::now();
+        opt.step_with(&mut closure).map_err(|e| e.to_string())?;
+        let elapsed = start.elapsed().as_secs_f64();
+        if run >= 3 {
+            times.push(elapsed);
+        }
+        let sd = opt.state_dict();
+        let count = |k: &str| {
+            sd.state
+                .get(&0)
+                .and_then(|s| s.get(k))
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0)
+        };
+        let mut g = vec![A::zero(); N];
+        let loss = Rosenbrock.eval(x.value().as_slice().unwrap_or(&[]), &mut g).as_f64();
+        outcome = (loss, count("n_iter"), count("func_evals"));
+    }
+    let (loss, n_iter, func_evals) = outcome;
+    Ok(format!(
+        "{{\"opt\":\"lbfgs\",\"problem\":\"rosenbrock\",\"dim\":{N},\"dtype\":\"{}\",\"threads\":{threads},\"median_ms\":{:.3},\"n_iter\":{n_iter},\"func_evals\":{func_evals},\"loss\":{loss}}}",
+        if size_of::<A>() == 4 { "f32" } else { "f64" },
+        median(times) * 1e3
+    ))
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    for opt in &args.opts {
+        for dtype in &args.dtypes {
+            for &threads in &args.threads {
+                let lines: Vec<String> = if opt == "lbfgs" {
+                    vec![match dtype.as_str() {
+                        "f32" => bench_lbfgs::<f32>(threads, args.steps)?,
+                        "f64" => bench_lbfgs::<f64>(threads, args.steps)?,
+                        other => return Err(format!("unknown dtype {other}")),
+                    }]
+                } else {
+                    args.layouts
+                        .iter()
+                        .map(|&l| match dtype.as_str() {
+                            "f32" => bench_layout::<f32>(opt, l, threads, args.steps),
+                            "f64" => bench_layout::<f64>(opt, l, threads, args.steps),
+                            other => Err(format!("unknown dtype {other}")),
+                        })
+                        .collect::<Result<_, _>>()?
+                };
+                for line in lines {
+                    println!("{line}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("step_bench: {e}");
+        std::process::exit(2);
+    }
+}
