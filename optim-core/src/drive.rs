@@ -92,9 +92,37 @@ fn update_param<R: Rule, A: Float>(
     update(rule, param, p, g, state);
 }
 
-/// Whether a step over `groups` is worth spreading over threads.
-fn worth_parallel<R: Rule, A: Float>(groups: &[Group<R, A>], config: &StepConfig) -> bool {
-    config.parallel && cfg!(feature = "rayon") && groups.iter().map(|g| g.numel).sum::<usize>() >= PARALLEL_MIN_ELEMENTS
+/// Calls `update` with every parameter of every group and its state slot: on several
+/// threads when the optimizer allows it and the step is large enough to gain from it
+/// ([`PARALLEL_MIN_ELEMENTS`]), else in order on this thread. `update`'s last argument says
+/// whether it may split its own work over threads too.
+fn for_each_param<R: Rule, A: Float>(
+    groups: &mut [Group<R, A>],
+    config: &StepConfig,
+    update: impl Fn(&R, &Param<A>, &mut Option<R::State<A>>, bool) + Sync,
+) {
+    let parallel = config.parallel && groups.iter().map(|g| g.numel).sum::<usize>() >= PARALLEL_MIN_ELEMENTS;
+    #[cfg(feature = "rayon")]
+    if parallel {
+        use rayon::prelude::*;
+        for group in groups.iter_mut() {
+            let rule = &group.options;
+            group
+                .params
+                .par_iter()
+                .zip(group.states.par_iter_mut())
+                .with_min_len(16)
+                .for_each(|(param, slot)| update(rule, param, slot, true));
+        }
+        return;
+    }
+    // Without rayon, `parallel` is always false (`set_parallel` keeps it so).
+    for group in groups.iter_mut() {
+        let rule = &group.options;
+        for (param, slot) in group.params.iter().zip(group.states.iter_mut()) {
+            update(rule, param, slot, parallel && cfg!(feature = "rayon"));
+        }
+    }
 }
 
 /// One elementwise update of one parameter, its pass split into chunks run in parallel
@@ -153,28 +181,9 @@ impl<R: Elementwise> Driver<R> for ElementwiseDriver {
     ) -> Result<Option<f64>> {
         let loss = closure.map(|f| f());
         let isa = config.isa;
-        if worth_parallel(groups, config) {
-            #[cfg(feature = "rayon")]
-            {
-                use rayon::prelude::*;
-                for group in groups.iter_mut() {
-                    let rule = &group.options;
-                    group
-                        .params
-                        .par_iter()
-                        .zip(group.states.par_iter_mut())
-                        .with_min_len(16)
-                        .for_each(|(param, slot)| elementwise_param(rule, param, slot, isa, true));
-                }
-                return Ok(loss);
-            }
-        }
-        for group in groups.iter_mut() {
-            let rule = &group.options;
-            for (param, slot) in group.params.iter().zip(group.states.iter_mut()) {
-                elementwise_param(rule, param, slot, isa, false);
-            }
-        }
+        for_each_param(groups, config, |rule, param, slot, parallel| {
+            elementwise_param(rule, param, slot, isa, parallel)
+        });
         Ok(loss)
     }
 }
@@ -203,27 +212,9 @@ impl<R: PerTensor> Driver<R> for PerTensorDriver {
         config: &StepConfig,
     ) -> Result<Option<f64>> {
         let loss = closure.map(|f| f());
-        if worth_parallel(groups, config) {
-            #[cfg(feature = "rayon")]
-            {
-                use rayon::prelude::*;
-                for group in groups.iter_mut() {
-                    let rule = &group.options;
-                    group
-                        .params
-                        .par_iter()
-                        .zip(group.states.par_iter_mut())
-                        .for_each(|(param, slot)| per_tensor_param(rule, param, slot));
-                }
-                return Ok(loss);
-            }
-        }
-        for group in groups.iter_mut() {
-            let rule = &group.options;
-            for (param, slot) in group.params.iter().zip(group.states.iter_mut()) {
-                per_tensor_param(rule, param, slot);
-            }
-        }
+        for_each_param(groups, config, |rule, param, slot, _| {
+            per_tensor_param(rule, param, slot)
+        });
         Ok(loss)
     }
 }

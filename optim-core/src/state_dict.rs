@@ -221,19 +221,7 @@ impl<'de> Deserialize<'de> for StateDict {
                     match key.as_str() {
                         "kind" if dict.kind.is_none() => dict.kind = access.next_value()?,
                         "version" if dict.version.is_none() => dict.version = access.next_value()?,
-                        "state" if state.is_none() => {
-                            let raw: BTreeMap<String, Map> = access.next_value()?;
-                            let mut indexed = BTreeMap::new();
-                            for (k, v) in raw {
-                                let index = k.parse::<usize>().map_err(|_| {
-                                    de::Error::custom(format!("state key {k:?} is not a parameter index"))
-                                })?;
-                                if indexed.insert(index, v).is_some() {
-                                    return Err(de::Error::custom(format!("state has parameter index {index} twice")));
-                                }
-                            }
-                            state = Some(indexed);
-                        }
+                        "state" if state.is_none() => state = Some(access.next_value::<StateDe>()?.0),
                         "param_groups" if groups.is_none() => groups = Some(access.next_value()?),
                         "kind" | "version" | "state" | "param_groups" => {
                             return Err(de::Error::custom(format!("the state dict has `{key}` twice")));
@@ -248,6 +236,37 @@ impl<'de> Deserialize<'de> for StateDict {
                 dict.state = state.ok_or_else(|| de::Error::custom("the state dict has no `state`"))?;
                 dict.param_groups = groups.ok_or_else(|| de::Error::custom("the state dict has no `param_groups`"))?;
                 Ok(dict)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Reads the state map, its keys parameter indices as strings. A `BTreeMap<String, _>` would
+/// keep the last of two equal keys silently (`{"0": {...}, "0": {...}}`); this rejects them,
+/// as every other map of a state dict does.
+struct StateDe(BTreeMap<usize, Map>);
+
+impl<'de> Deserialize<'de> for StateDe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StateDe;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map from parameter indices to state entries")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut access: M) -> Result<StateDe, M::Error> {
+                let mut indexed = BTreeMap::new();
+                while let Some(k) = access.next_key::<String>()? {
+                    let index = k
+                        .parse::<usize>()
+                        .map_err(|_| de::Error::custom(format!("state key {k:?} is not a parameter index")))?;
+                    if indexed.contains_key(&index) {
+                        return Err(de::Error::custom(format!("state has parameter index {index} twice")));
+                    }
+                    indexed.insert(index, access.next_value::<Map>()?);
+                }
+                Ok(StateDe(indexed))
             }
         }
         d.deserialize_map(V)

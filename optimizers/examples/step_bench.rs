@@ -9,7 +9,10 @@
 //! `--opt` sgd | sgdm | adam | adamw | lbfgs | all; `--layout` a (1 x 16,777,216),
 //! b (256 x 65,536), c (65,536 x 256), s (1 x 262,144) | all; `--dtype` f32 | f64 | all;
 //! `--threads` a number or a comma-separated list; `--steps` timed steps (at least 11).
-//! Each configuration warms up, times every step and reports the median. With
+//! Each configuration warms up, times every step and reports the median, next to two
+//! references measured on the same machine in the same run: `stream_ms`, a pass with the
+//! same memory traffic and no arithmetic (the memory bound), and for Adam on one thread
+//! `plain_loop_ms`, a straightforward fused loop built for the default target. With
 //! `--opt lbfgs` it runs the 1000-dimensional Rosenbrock problem (x0 = -1.2, 1, ...;
 //! history 10; strong Wolfe; one `step` with max_iter 100) instead of a layout.
 
@@ -22,6 +25,7 @@ use optimizers::{
     Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Float, Lbfgs, LbfgsOptions, LineSearch, Param, Sgd,
     SgdOptions,
 };
+use rayon::prelude::*;
 
 struct Args {
     opts: Vec<String>,
@@ -110,6 +114,90 @@ fn build<A: Float>(opt: &str, params: Vec<Param<A>>) -> Result<Box<dyn DynOptimi
     built.map_err(|e| e.to_string())
 }
 
+/// Arrays with the memory traffic of one optimizer's step over `n` elements: the
+/// parameter, the gradient and the state tensors.
+struct Stream<A> {
+    arrays: Vec<Vec<A>>,
+}
+
+impl<A: Float> Stream<A> {
+    /// `words` per element: 3 (p, g → p), 5 (+ one state tensor) or 7 (+ two).
+    fn new(words: usize, n: usize) -> Self {
+        let count = 2 + words.saturating_sub(3) / 2; // p, g, and one per two more words
+        Stream {
+            arrays: (0..count)
+                .map(|k| vec![A::from_f64(0.25 + k as f64 * 1e-3); n])
+                .collect(),
+        }
+    }
+
+    /// The memory bound: every array read, all but the gradient written, with an addition
+    /// (no division, no square root), chunked over the pool's threads.
+    fn stream(&mut self, threads: usize) {
+        let (first, rest) = self.arrays.split_at_mut(2);
+        let (p, g) = first.split_at_mut(1);
+        let (p, g) = (&mut p[0][..], &g[0][..]);
+        let chunk = p.len().div_ceil(threads.max(1) * 4).max(1 << 14);
+        match rest {
+            [] => p.par_chunks_mut(chunk).zip(g.par_chunks(chunk)).for_each(|(p, g)| {
+                p.iter_mut().zip(g).for_each(|(p, &g)| *p += g);
+            }),
+            [m] => p
+                .par_chunks_mut(chunk)
+                .zip(g.par_chunks(chunk))
+                .zip(m.par_chunks_mut(chunk))
+                .for_each(|((p, g), m)| {
+                    for ((p, &g), m) in p.iter_mut().zip(g).zip(m.iter_mut()) {
+                        *m += g;
+                        *p += *m;
+                    }
+                }),
+            [m, v, ..] => p
+                .par_chunks_mut(chunk)
+                .zip(g.par_chunks(chunk))
+                .zip(m.par_chunks_mut(chunk).zip(v.par_chunks_mut(chunk)))
+                .for_each(|((p, g), (m, v))| {
+                    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                        *m += g;
+                        *v += g;
+                        *p += *m + *v;
+                    }
+                }),
+        }
+    }
+
+    /// A straightforward fused Adam loop, compiled for the default target: what a plain
+    /// implementation gets without runtime dispatch (single-threaded).
+    fn plain_adam(&mut self) {
+        let [p, g, m, v] = &mut self.arrays[..] else { return };
+        let (b1, b2, c2, eps, ss) = (
+            A::from_f64(0.1),
+            A::from_f64(0.999),
+            A::from_f64(0.03),
+            A::from_f64(1e-8),
+            A::from_f64(-1e-3),
+        );
+        let omb2 = A::one() - b2;
+        for (((p, &g), m), v) in p.iter_mut().zip(g.iter()).zip(m.iter_mut()).zip(v.iter_mut()) {
+            *m = *m + b1 * (g - *m);
+            *v = *v * b2 + omb2 * g * g;
+            *p += ss * *m / (v.sqrt() / c2 + eps);
+        }
+    }
+}
+
+fn time_median(steps: usize, mut f: impl FnMut()) -> f64 {
+    let mut times = Vec::with_capacity(steps);
+    for i in 0..steps + 3 {
+        let start = Instant::now();
+        f();
+        if i >= 3 {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    median(times)
+}
+
 fn median(mut times: Vec<f64>) -> f64 {
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
@@ -151,8 +239,20 @@ fn bench_layout<A: Float>(opt: &str, l: char, threads: usize, steps: usize) -> R
     let m = median(times);
     let n = tensors * elems;
     let bytes = bytes_per_elem::<A>(opt);
+    // This machine's references, measured now: the same memory traffic with no arithmetic,
+    // and (for Adam) a plain fused loop built for the default target.
+    let mut stream = Stream::<A>::new(bytes / size_of::<A>(), n);
+    let stream_ms = pool.install(|| time_median(steps, || stream.stream(threads))) * 1e3;
+    let plain = if opt.starts_with("adam") && threads == 1 {
+        format!(
+            ",\"plain_loop_ms\":{:.3}",
+            time_median(steps, || stream.plain_adam()) * 1e3
+        )
+    } else {
+        String::new()
+    };
     Ok(format!(
-        "{{\"opt\":\"{opt}\",\"layout\":\"{l}\",\"dtype\":\"{}\",\"threads\":{threads},\"tensors\":{tensors},\"elems\":{n},\"median_ms\":{:.3},\"gelem_per_s\":{:.3},\"bytes_per_elem\":{bytes},\"gb_per_s\":{:.2}}}",
+        "{{\"opt\":\"{opt}\",\"layout\":\"{l}\",\"dtype\":\"{}\",\"threads\":{threads},\"tensors\":{tensors},\"elems\":{n},\"median_ms\":{:.3},\"gelem_per_s\":{:.3},\"bytes_per_elem\":{bytes},\"gb_per_s\":{:.2},\"stream_ms\":{stream_ms:.3}{plain}}}",
         if size_of::<A>() == 4 { "f32" } else { "f64" },
         m * 1e3,
         n as f64 / m / 1e9,

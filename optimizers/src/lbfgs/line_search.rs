@@ -98,6 +98,29 @@ fn directional_evaluate<A: Float, O: Objective<A>>(obj: &mut O, x: &[A], t: f64,
     loss
 }
 
+/// One trial point of the search: evaluates at `x + t d` into a gradient buffer that none
+/// of `live` refers to, counts the evaluation in `evals`, and returns the loss, where the
+/// gradient is and `g · d` (torch's `obj_func`, `ls_func_evals += 1`, `g_new.dot(d)`),
+/// or the first non-finite value with the count so far.
+#[inline(always)]
+fn trial<A: Float, O: Objective<A>>(
+    obj: &mut O,
+    x: &[A],
+    t: f64,
+    d: &[A],
+    pool: &mut [Vec<A>; 3],
+    live: &[GradSlot],
+    evals: &mut usize,
+) -> Result<(f64, GradSlot, f64), NonFiniteEval> {
+    let slot = free_slot(live);
+    let f = directional_evaluate(obj, x, t, d, &mut pool[slot]);
+    *evals += 1;
+    match checked_dot(f, &pool[slot], d) {
+        Ok(gtd) => Ok((f, GradSlot::Pool(slot), gtd)),
+        Err(culprit) => Err(NonFiniteEval { culprit, evals: *evals }),
+    }
+}
+
 /// Strong-Wolfe line search from the parameters `x` (current parameters of `obj`) along
 /// `d`, starting at step `t`, with loss `f` and `gtd = g·d` at `t = 0` (the gradient `g`
 /// itself stays with the caller: [`GradSlot::Initial`] refers to it). At most
@@ -118,18 +141,8 @@ pub(crate) fn strong_wolfe<A: Float, O: Objective<A>>(
     let d_norm = max_abs(d);
 
     // first trial step
-    let mut g_new = GradSlot::Pool(0);
-    let mut f_new = directional_evaluate(obj, x, t, d, &mut pool[0]);
-    let mut ls_func_evals = 1usize;
-    let mut gtd_new = match checked_dot(f_new, &pool[0], d) {
-        Ok(gtd) => gtd,
-        Err(culprit) => {
-            return Err(NonFiniteEval {
-                culprit,
-                evals: ls_func_evals,
-            });
-        }
-    };
+    let mut ls_func_evals = 0usize;
+    let (mut f_new, mut g_new, mut gtd_new) = trial(obj, x, t, d, pool, &[], &mut ls_func_evals)?;
 
     // bracketing phase
     let mut t_prev = 0.0f64;
@@ -183,19 +196,7 @@ pub(crate) fn strong_wolfe<A: Float, O: Objective<A>>(
         g_prev = g_new;
         gtd_prev = gtd_new;
 
-        let slot = free_slot(&[g_prev]);
-        f_new = directional_evaluate(obj, x, t, d, &mut pool[slot]);
-        ls_func_evals += 1;
-        gtd_new = match checked_dot(f_new, &pool[slot], d) {
-            Ok(gtd) => gtd,
-            Err(culprit) => {
-                return Err(NonFiniteEval {
-                    culprit,
-                    evals: ls_func_evals,
-                });
-            }
-        };
-        g_new = GradSlot::Pool(slot);
+        (f_new, g_new, gtd_new) = trial(obj, x, t, d, pool, &[g_prev], &mut ls_func_evals)?;
         ls_iter += 1;
     }
 
@@ -253,19 +254,7 @@ pub(crate) fn strong_wolfe<A: Float, O: Objective<A>>(
             insuf_progress = false;
         }
 
-        let slot = free_slot(&bracket_g);
-        f_new = directional_evaluate(obj, x, t, d, &mut pool[slot]);
-        ls_func_evals += 1;
-        gtd_new = match checked_dot(f_new, &pool[slot], d) {
-            Ok(gtd) => gtd,
-            Err(culprit) => {
-                return Err(NonFiniteEval {
-                    culprit,
-                    evals: ls_func_evals,
-                });
-            }
-        };
-        g_new = GradSlot::Pool(slot);
+        (f_new, g_new, gtd_new) = trial(obj, x, t, d, pool, &bracket_g, &mut ls_func_evals)?;
         ls_iter += 1;
 
         if f_new > f + C1 * t * gtd || f_new >= bracket_f[low_pos] {
