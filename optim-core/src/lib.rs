@@ -48,8 +48,8 @@ pub use param::{GradMut, GradRef, Param, ParamId, ValueMut, ValueRef};
 pub use problem::Problem;
 pub use rule::{ClosureRule, Elementwise, PerTensor, Rule};
 pub use state::{
-    FieldError, ShapeCtx, Slices, State, StateEntries, StateError, StateField, check_state_keys, flat_vector,
-    pack_flat, tensor_slice_mut, unpack_field,
+    FieldError, ShapeCtx, Slices, State, StateEntries, StateError, StateField, StepCount, check_state_keys,
+    flat_vector, pack_flat, tensor_slice_mut, unpack_field,
 };
 pub use state_dict::{GroupState, StateDict};
 pub use value::{Map, Tensor, TensorData, Value};

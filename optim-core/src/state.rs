@@ -10,6 +10,7 @@
 //! | `ArrayD<A>` ([`Tensor`](crate::Tensor) alias) | tensor | the parameter's shape | zeros |
 //! | `Vec<A>`, `Array1<A>` | tensor | flat: `[numel]` | zeros |
 //! | `f64`, `f32` | number (a 0-d tensor is accepted) | — | `0` |
+//! | [`StepCount`] | number (`10.0`, as torch keeps Adam's `step`) | a whole number ≥ 0 | `0` |
 //! | `u64`, `usize`, `u32`, `i64` | integer | — | `0` |
 //! | `bool` | boolean | — | `false` |
 //! | `Vec<Option<f64>>` | list of numbers or `null`s | — | empty |
@@ -231,6 +232,48 @@ impl<A: Float> StateField<A> for f32 {
     }
     fn unpack(value: Option<&Value>, _: &ShapeCtx<'_>) -> Result<Self, FieldError> {
         scalar(value).map(|x| x as f32)
+    }
+}
+
+/// A count of steps kept as a float, as torch keeps Adam's `step` (saved as `10.0`). It
+/// loads only from a whole, finite, non-negative number (an integer, a float or a 0-d
+/// tensor): a negative, fractional or NaN count would silently corrupt the bias
+/// corrections computed from it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
+pub struct StepCount(f64);
+
+impl StepCount {
+    /// The largest count kept exactly (2⁵³): beyond it a float cannot count by ones.
+    pub const MAX: f64 = 9_007_199_254_740_992.0;
+
+    /// The count.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+
+    /// Adds one step and returns the new count.
+    pub fn increment(&mut self) -> f64 {
+        self.0 += 1.0;
+        self.0
+    }
+}
+
+impl<A: Float> StateField<A> for StepCount {
+    fn init(_: &ShapeCtx<'_>) -> Self {
+        StepCount(0.0)
+    }
+    fn pack(&self) -> Option<Value> {
+        Some(Value::Float(self.0))
+    }
+    fn unpack(value: Option<&Value>, _: &ShapeCtx<'_>) -> Result<Self, FieldError> {
+        let x = scalar(value)?;
+        if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= StepCount::MAX {
+            Ok(StepCount(x))
+        } else {
+            Err(FieldError::Value(format!(
+                "must be a whole number of steps from 0 to 2^53, found {x}"
+            )))
+        }
     }
 }
 
@@ -489,6 +532,23 @@ mod tests {
             <u64 as StateField<f32>>::unpack(Some(&Value::Float(2.5)), &c),
             Err(FieldError::Type { .. })
         ));
+    }
+
+    #[test]
+    fn step_counts_load_only_from_whole_non_negative_numbers() {
+        let c = ctx(&[1]);
+        let load = |v: Value| <StepCount as StateField<f32>>::unpack(Some(&v), &c);
+        assert_eq!(load(Value::Float(10.0)).map(StepCount::get), Ok(10.0));
+        assert_eq!(load(Value::Int(3)).map(StepCount::get), Ok(3.0));
+        for bad in [
+            Value::Float(-1.0),
+            Value::Float(2.5),
+            Value::Float(f64::NAN),
+            Value::Float(1e300),
+        ] {
+            assert!(matches!(load(bad.clone()), Err(FieldError::Value(_))), "{bad:?}");
+        }
+        assert_eq!(StateField::<f32>::pack(&StepCount(7.0)), Some(Value::Float(7.0)));
     }
 
     #[test]

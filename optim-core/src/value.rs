@@ -44,11 +44,13 @@ impl Value {
         }
     }
 
-    /// The value as a non-negative integer. A float converts only when it is a whole number.
+    /// The value as a non-negative integer. A float converts only when it is a whole number
+    /// below 2⁶⁴: counts above `i64::MAX` are written as floats (an [`Value::Int`] cannot hold
+    /// them), and must read back.
     pub fn as_u64(&self) -> Option<u64> {
         match self {
             Value::Int(i) => u64::try_from(*i).ok(),
-            Value::Float(x) if x.fract() == 0.0 && *x >= 0.0 && *x < 2f64.powi(63) => Some(*x as u64),
+            Value::Float(x) if x.fract() == 0.0 && *x >= 0.0 && *x < 2f64.powi(64) => Some(*x as u64),
             _ => None,
         }
     }
@@ -633,5 +635,10 @@ mod tests {
         assert_eq!(Value::Float(7.5).as_u64(), None);
         assert_eq!(Value::Int(-1).as_u64(), None);
         assert_eq!(Value::Float(f64::NAN).as_u64(), None);
+        // A count past i64::MAX is packed as a float; it must read back (found by the
+        // mutation fuzzer: LBFGS's `func_evals` saved after a step from i64::MAX).
+        assert_eq!(Value::Float(2f64.powi(63)).as_u64(), Some(1 << 63));
+        assert_eq!(Value::Float(2f64.powi(64)).as_u64(), None);
+        assert_eq!(Value::Float(f64::INFINITY).as_u64(), None);
     }
 }

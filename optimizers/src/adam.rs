@@ -2,7 +2,7 @@
 //! option sets.
 
 use optim_core::ndarray::ArrayD;
-use optim_core::{Elementwise, Float};
+use optim_core::{Elementwise, Float, StepCount};
 use optim_derive::{Optimizer, State};
 
 /// Adam, exactly as `torch.optim.Adam` (torch 2.15, single-tensor path).
@@ -127,8 +127,9 @@ impl From<&AdamW> for Adam {
 /// The per-parameter state of [`Adam`] and [`AdamW`].
 #[derive(Clone, Debug, PartialEq, State)]
 pub struct AdamState<A: Float> {
-    /// Steps taken by this parameter (a float, as torch stores it).
-    pub step: f64,
+    /// Steps taken by this parameter (a float, as torch stores it; loads only from a whole,
+    /// non-negative number).
+    pub step: StepCount,
     /// Running average of the gradient.
     pub exp_avg: ArrayD<A>,
     /// Running average of the squared gradient.
@@ -180,9 +181,9 @@ fn bias_corrections(beta1: f64, beta2: f64, step: f64) -> (f64, f64) {
 
 impl Adam {
     fn scalars<A: Float>(&self, state: &mut AdamState<A>, shape: &[usize]) -> AdamScalars<A> {
-        state.step += 1.0;
+        let step = state.step.increment();
         let (beta1, beta2) = self.betas;
-        let (bias_correction1, bias_correction2_sqrt) = bias_corrections(beta1, beta2, state.step);
+        let (bias_correction1, bias_correction2_sqrt) = bias_corrections(beta1, beta2, step);
         if self.amsgrad && state.max_exp_avg_sq.is_none() {
             state.max_exp_avg_sq = Some(ArrayD::zeros(shape));
         }

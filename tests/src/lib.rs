@@ -1,8 +1,15 @@
 //! Support for the workspace's integration tests, examples and benchmarks: the loss
-//! functions of the PyTorch reference fixtures, and reading those fixtures.
+//! functions of the PyTorch reference fixtures and reading those fixtures; a plain-loop
+//! reference implementation of SGD and Adam; snapshots of an optimizer (to show that a
+//! failed operation changed nothing); a seeded random number generator; and the subjects and
+//! properties of the `load_state_dict` fuzzing (`tests/tests/mutation.rs`, `fuzz/`).
 
 pub mod fixture;
+pub mod fuzzing;
 pub mod problems;
+pub mod reference;
+pub mod rng;
+pub mod snapshot;
 
 /// The README's code sample, compiled and run as a doctest so that it cannot drift.
 #[doc = include_str!("../../README.md")]
