@@ -115,3 +115,27 @@ mod x86 {
         elementwise_pass::<R, A>(scalars, state, param, grad)
     }
 }
+
+/// The most bytes of one array [`prefetch`] asks for: enough for a small tensor whole, and
+/// for a large one the start, after which the hardware prefetcher follows the stream.
+const PREFETCH_BYTES: usize = 4096;
+
+/// Asks the CPU to start loading the first elements of `len` elements from `ptr` into
+/// cache, while the current tensor is updated: with many small tensors, the wait for each
+/// tensor's first cache lines is otherwise exposed at every tensor. A hint only: it never
+/// faults and never reads `ptr` in Rust's sense, so any pointer (null, stale) is fine.
+#[inline(always)]
+pub fn prefetch<A>(ptr: *const A, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let bytes = len.saturating_mul(size_of::<A>()).min(PREFETCH_BYTES);
+        let base = ptr.cast::<i8>();
+        for offset in (0..bytes).step_by(64) {
+            // SAFETY: `_mm_prefetch` needs SSE, which every x86-64 CPU has; a prefetch
+            // does not access memory in a way that can fault, whatever the address.
+            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(base.wrapping_add(offset)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (ptr, len);
+}

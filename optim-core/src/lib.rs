@@ -49,7 +49,7 @@ pub use problem::Problem;
 pub use rule::{ClosureRule, Elementwise, PerTensor, Rule};
 pub use state::{
     FieldError, ShapeCtx, Slices, State, StateEntries, StateError, StateField, StepCount, check_state_keys,
-    flat_vector, pack_flat, tensor_slice_mut, unpack_field,
+    flat_vector, pack_flat, prefetch_tensor, tensor_slice_mut, unpack_field,
 };
 pub use state_dict::{GroupState, StateDict};
 pub use value::{Map, Tensor, TensorData, Value};

@@ -91,6 +91,23 @@ pub fn state(s: &StateStruct) -> TokenStream {
         }
     });
 
+    let prefetches = tensors.iter().map(|f| {
+        let name = f.ident;
+        match f.tensor {
+            TensorKind::OptionalTensor => quote! {
+                if let ::core::option::Option::Some(t) = &self.#name {
+                    #root::prefetch_tensor(t);
+                }
+            },
+            _ => quote!(#root::prefetch_tensor(&self.#name);),
+        }
+    });
+    let prefetch_fn = quote! {
+        #[inline(always)]
+        fn prefetch(&self) {
+            #(#prefetches)*
+        }
+    };
     let (elem_ty, slices_ty, slices_fn, extra) = if tensors.is_empty() {
         (
             quote!(()),
@@ -149,6 +166,7 @@ pub fn state(s: &StateStruct) -> TokenStream {
                 ::core::result::Result::Ok(Self { #(#unpack)* })
             }
             #slices_fn
+            #prefetch_fn
         }
 
         #extra

@@ -8,7 +8,8 @@
 //!
 //! `--opt` sgd | sgdm | adam | adamw | lbfgs | all; `--layout` a (1 x 16,777,216),
 //! b (256 x 65,536), c (65,536 x 256), s (1 x 262,144) | all; `--dtype` f32 | f64 | all;
-//! `--threads` a number or a comma-separated list; `--steps` timed steps (at least 11).
+//! `--threads` a number or a comma-separated list; `--steps` timed steps (at least 11);
+//! `--markdown` prints table rows instead of JSON lines.
 //! Each configuration warms up, times every step and reports the median, next to two
 //! references measured on the same machine in the same run: `stream_ms`, a pass with the
 //! same memory traffic and no arithmetic (the memory bound), and for Adam on one thread
@@ -33,6 +34,7 @@ struct Args {
     dtypes: Vec<String>,
     threads: Vec<usize>,
     steps: usize,
+    markdown: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -42,9 +44,14 @@ fn parse_args() -> Result<Args, String> {
         dtypes: vec!["f32".into()],
         threads: vec![1],
         steps: 21,
+        markdown: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--markdown" {
+            args.markdown = true;
+            continue;
+        }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--opt" => {
@@ -308,6 +315,16 @@ fn bench_lbfgs<A: Float>(threads: usize, steps: usize) -> Result<String, String>
     ))
 }
 
+/// A JSON line of this program as a markdown table row: the values, in order.
+fn markdown_row(json: &str) -> String {
+    let cells: Vec<&str> = json
+        .trim_matches(|c| c == '{' || c == '}')
+        .split(',')
+        .filter_map(|kv| kv.split_once(':').map(|(_, v)| v.trim_matches('"')))
+        .collect();
+    format!("| {} |", cells.join(" | "))
+}
+
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     for opt in &args.opts {
@@ -330,7 +347,11 @@ fn run() -> Result<(), String> {
                         .collect::<Result<_, _>>()?
                 };
                 for line in lines {
-                    println!("{line}");
+                    if args.markdown {
+                        println!("{}", markdown_row(&line));
+                    } else {
+                        println!("{line}");
+                    }
                 }
             }
         }
