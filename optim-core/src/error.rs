@@ -270,7 +270,9 @@ pub enum Error {
 
     // ----- state dicts ---------------------------------------------------------------------
     /// A state dict saved by another kind of optimizer (Adam's state into SGD).
-    #[error("the state dict was saved by a `{found}` optimizer and cannot be loaded into `{expected}`")]
+    #[error(
+        "the state dict comes from `{found}` and cannot be loaded into `{expected}`: load it into the optimizer that saved it"
+    )]
     WrongOptimizer {
         /// The kind of the optimizer loading.
         expected: &'static str,

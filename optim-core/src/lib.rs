@@ -42,6 +42,7 @@ pub use hyper::{
     with_overrides,
 };
 pub use kernel::Isa;
+pub use load::TORCH_GROUP_FLAGS;
 pub use optimizer::Optimizer;
 pub use option_value::OptionValue;
 pub use param::{GradMut, GradRef, Param, ParamId, ValueMut, ValueRef};
@@ -63,3 +64,10 @@ pub use ndarray;
 /// The `rayon` the parallel step runs on (to build a pool: `rayon::ThreadPoolBuilder`).
 #[cfg(feature = "rayon")]
 pub use rayon;
+
+/// What the derives' generated code refers to when used with `crate = optim_core`. Not a
+/// public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::*;
+}

@@ -13,6 +13,7 @@ use crate::param::Param;
 use crate::rule::Rule;
 use crate::state::{FieldError, ShapeCtx, State, StateError};
 use crate::state_dict::{GroupState, StateDict};
+use crate::value::Map;
 
 /// Everything a load replaces, built before anything is replaced.
 struct LoadPlan<R: Rule, A: Float> {
@@ -42,7 +43,10 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
     /// dict and the optimizer have parameter names, parameters are matched by name and
     /// every missing, unexpected or mis-shaped entry is reported in one error; otherwise by
     /// position. Saved options replace the current ones; options the dict lacks come from
-    /// the optimizer's defaults.
+    /// the optimizer's defaults. In a dict written by torch (no `kind`), the group entries
+    /// that say how torch ran the step rather than what it computed ([`TORCH_GROUP_FLAGS`]:
+    /// `foreach`, `fused`, `capturable`, `differentiable`, and a scheduler's `initial_lr`)
+    /// are ignored; any other unknown name is an error.
     pub fn load_state_dict(&mut self, dict: &StateDict) -> Result<()> {
         let plan = self.plan_load(dict)?;
         for ((group, options), states) in self.groups.iter_mut().zip(plan.options).zip(plan.states) {
@@ -88,7 +92,12 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
             .iter()
             .enumerate()
             .map(|(g, saved)| {
-                let overrides = R::options_from_map(&saved.options, Scope::Group(g))?;
+                let saved = if dict.kind.is_none() {
+                    without_torch_flags::<R>(&saved.options)
+                } else {
+                    saved.options.clone()
+                };
+                let overrides = R::options_from_map(&saved, Scope::Group(g))?;
                 hyper::resolve::<R>(&overrides, &self.defaults, g)
             })
             .collect::<Result<Vec<R>>>()?;
@@ -208,6 +217,21 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
         }
         Ok(map)
     }
+}
+
+/// Group entries torch writes that are not options of the algorithm: how torch runs it
+/// (`foreach`, `fused`, `capturable`, `differentiable`) and what a learning-rate scheduler
+/// left behind (`initial_lr`).
+pub const TORCH_GROUP_FLAGS: &[&str] = &["foreach", "fused", "capturable", "differentiable", "initial_lr"];
+
+/// A torch-written group's options without [`TORCH_GROUP_FLAGS`] (unless the optimizer has
+/// an option of that name), so that a dict exported from torch as it is loads here.
+fn without_torch_flags<R: Rule>(options: &Map) -> Map {
+    options
+        .iter()
+        .filter(|(k, _)| !TORCH_GROUP_FLAGS.contains(k) || R::OPTION_NAMES.contains(k))
+        .map(|(k, v)| (k, v.clone()))
+        .collect()
 }
 
 /// The crate error for a state entry that could not be read.

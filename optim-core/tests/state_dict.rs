@@ -229,7 +229,7 @@ fn load_rejects_state_of_another_optimizer() {
         |e| {
             assert_eq!(
                 e.to_string(),
-                "the state dict was saved by a `adam` optimizer and cannot be loaded into `momentum`"
+                "the state dict comes from `adam` and cannot be loaded into `momentum`: load it into the optimizer that saved it"
             )
         },
     );
@@ -559,5 +559,34 @@ fn checkpoint_files_save_and_load_and_io_errors_name_the_path() {
     assert!(
         err.to_string().starts_with(&format!("cannot read {}", path.display())),
         "{err}"
+    );
+}
+
+#[test]
+fn torch_run_flags_are_ignored_in_torch_dicts_only() {
+    let (mut opt, ..) = momentum_opt();
+    train(&mut opt, 0, 2);
+    let mut sd = opt.state_dict();
+    for group in &mut sd.param_groups {
+        for flag in optim_core::TORCH_GROUP_FLAGS {
+            group.options.insert(*flag, Value::Null);
+        }
+        group.options.insert("foreach", false);
+        group.options.insert("initial_lr", 0.1);
+    }
+    let before = opt.state_dict();
+    let err = opt
+        .load_state_dict(&sd)
+        .expect_err("our own dicts have no such options");
+    assert!(matches!(err, Error::UnknownOption { .. }), "{err}");
+    sd.kind = None;
+    sd.version = None;
+    opt.load_state_dict(&sd)
+        .expect("torch's run flags are not options: ignored");
+    assert_eq!(opt.state_dict(), before, "nothing else changed");
+    sd.param_groups[0].options.insert("lrr", 0.1);
+    assert!(
+        matches!(opt.load_state_dict(&sd), Err(Error::UnknownOption { .. })),
+        "a typo is still an error"
     );
 }

@@ -41,6 +41,8 @@ impl HyperField<'_> {
 /// A struct under `#[derive(State)]`.
 pub struct StateStruct<'a> {
     pub ident: &'a Ident,
+    /// `#[state(crate = path)]`.
+    pub krate: Option<syn::Path>,
     pub vis: &'a Visibility,
     /// The element type parameter (`A` in `MyState<A>`), if the struct has one.
     pub elem: Option<&'a Ident>,
@@ -171,6 +173,7 @@ impl<'a> StateStruct<'a> {
             .collect();
         Some(StateStruct {
             ident: &input.ident,
+            krate: attr::state_container(cx, &input.attrs),
             vis: &input.vis,
             elem,
             fields,

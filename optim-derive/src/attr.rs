@@ -48,6 +48,8 @@ pub struct ContainerAttrs {
     /// not reported missing as well.
     pub state_given: bool,
     pub update_given: bool,
+    /// `crate = path`: where the generated code finds the library (default `optimizers`).
+    pub krate: Option<Path>,
 }
 
 /// `#[hyper(..)]` on a field.
@@ -179,11 +181,15 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
                 set_once(cx, &meta, &mut out.version, lit);
             }
             "check" => out.checks.push(parse_check(&meta)?),
+            "crate" => {
+                let path = parse_crate(&meta)?;
+                set_once(cx, &meta, &mut out.krate, path);
+            }
             _ => {
                 cx.error_spanned_by(
                     &meta.path,
                     format!(
-                        "unknown key `{key}` in #[optimizer(..)]: expected `state`, `update`, `kind`, `options`, `version` or `check`"
+                        "unknown key `{key}` in #[optimizer(..)]: expected `state`, `update`, `kind`, `options`, `version`, `check` or `crate`"
                     ),
                 );
                 skip_value(&meta)?;
@@ -228,6 +234,38 @@ pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
         Ok(())
     });
     out
+}
+
+/// `crate = path` or `crate = "path"` (as serde's): the crate the generated code names.
+fn parse_crate(meta: &ParseNestedMeta) -> syn::Result<Path> {
+    let value = meta.value()?;
+    if value.peek(LitStr) {
+        value.parse::<LitStr>()?.parse::<Path>()
+    } else {
+        value.parse::<Path>()
+    }
+}
+
+/// Parses `#[state(crate = path)]` on a state struct.
+pub fn state_container(cx: &Ctxt, attrs: &[Attribute]) -> Option<Path> {
+    let mut krate = None;
+    each_attr(cx, attrs, "state", |meta| {
+        if meta.path.is_ident("crate") {
+            let path = parse_crate(&meta)?;
+            set_once(cx, &meta, &mut krate, path);
+        } else {
+            cx.error_spanned_by(
+                &meta.path,
+                format!(
+                    "unknown key `{}` in #[state(..)] on a struct: expected `crate`",
+                    path_name(&meta.path)
+                ),
+            );
+            skip_value(&meta)?;
+        }
+        Ok(())
+    });
+    krate
 }
 
 /// Parses `#[state(rename = "..", skip, flatten)]`.

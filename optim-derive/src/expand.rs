@@ -8,8 +8,9 @@
 //! - `impl Rule for Lion`: the state type and the driver of the chosen update form;
 //! - `Lion::new(params, options)` and `Lion::with_groups(groups, options)`.
 //!
-//! Every path is absolute through `::optimizers::__private`, so the user's imports do not
-//! matter, and every generated item is documented and lint-clean.
+//! Every path is absolute through `::optimizers::__private` (or `crate = path`'s
+//! `__private`), so the user's imports do not matter, and every generated item is
+//! documented and lint-clean.
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -20,9 +21,13 @@ use crate::ast::{Hyper, HyperField};
 use crate::attr::{Check, StateSpec, UpdateForm};
 use crate::idents;
 
-/// The path every generated item goes through.
-pub fn root() -> TokenStream {
-    quote!(::optimizers::__private)
+/// The path every generated item goes through: `::optimizers::__private`, or the
+/// `__private` module of the crate named by `crate = path`.
+pub fn root(krate: &Option<syn::Path>) -> TokenStream {
+    match krate {
+        Some(path) => quote!(#path::__private),
+        None => quote!(::optimizers::__private),
+    }
 }
 
 /// The whole expansion. When `valid` is false (the input had errors, reported beside
@@ -123,7 +128,7 @@ fn options_struct(h: &Hyper) -> TokenStream {
 }
 
 fn hyperparameters_impl(h: &Hyper, valid: bool) -> TokenStream {
-    let root = root();
+    let root = root(&h.attrs.krate);
     let ident = h.ident;
     let options = options_ident(h);
     let kind = kind(h);
@@ -321,8 +326,7 @@ fn expr_text(check: &Check) -> String {
 }
 
 /// `return Err(..)` for a failed check on option `f` (or on several options when `f` is None).
-fn check_failure(check: &Check, f: Option<&HyperField>) -> TokenStream {
-    let root = root();
+fn check_failure(root: &TokenStream, check: &Check, f: Option<&HyperField>) -> TokenStream {
     let text = expr_text(check);
     let expr = &check.expr;
     // Typed first, so that a check that is not a `bool` is reported as such at the check.
@@ -373,13 +377,13 @@ fn validate_body(h: &Hyper) -> TokenStream {
                 uses.push(f.ident.to_string());
             }
             let binds = bind(h, &uses, true);
-            let fail = check_failure(c, Some(f));
+            let fail = check_failure(&root(&h.attrs.krate), c, Some(f));
             quote!({ #binds #fail })
         })
     });
     let cross = h.attrs.checks.iter().map(|c| {
         let binds = bind(h, &check_uses(c, &names), true);
-        let fail = check_failure(c, None);
+        let fail = check_failure(&root(&h.attrs.krate), c, None);
         quote!({ #binds #fail })
     });
     quote! {
@@ -405,7 +409,7 @@ fn validate_present_body(h: &Hyper) -> TokenStream {
         }
         let idents: Vec<Ident> = uses.iter().map(|n| format_ident!("{}", n)).collect();
         let binds = bind(h, &uses, false);
-        let fail = check_failure(c, f);
+        let fail = check_failure(&root(&h.attrs.krate), c, f);
         quote! {
             if let (#(::core::option::Option::Some(#idents),)*) = (#(&options.#idents,)*) {
                 #binds
@@ -420,7 +424,7 @@ fn validate_present_body(h: &Hyper) -> TokenStream {
 }
 
 fn rule_impl(h: &Hyper, valid: bool) -> TokenStream {
-    let root = root();
+    let root = root(&h.attrs.krate);
     let ident = h.ident;
     let state = match &h.attrs.state {
         Some((StateSpec::Unit, _)) | None => quote!(()),
@@ -457,7 +461,7 @@ fn rule_impl(h: &Hyper, valid: bool) -> TokenStream {
 }
 
 fn constructors(h: &Hyper) -> TokenStream {
-    let root = root();
+    let root = root(&h.attrs.krate);
     let (ident, vis) = (h.ident, h.vis);
     let options = options_ident(h);
     let new_doc = format!(

@@ -17,7 +17,7 @@ use crate::ast::{StateFieldDef, StateStruct, TensorKind};
 use crate::expand::root;
 
 pub fn state(s: &StateStruct) -> TokenStream {
-    let root = root();
+    let root = root(&s.krate);
     let ident = s.ident;
     let elem_param: Ident = s.elem.cloned().unwrap_or_else(|| format_ident!("__A"));
     let a = &elem_param;
@@ -181,7 +181,7 @@ fn elementwise_view(
     elem: &Ident,
     slices: &Ident,
 ) -> TokenStream {
-    let root = root();
+    let root = root(&s.krate);
     let vis = s.vis;
     let state = s.ident;
     let elem_doc = format!(

@@ -29,9 +29,9 @@ struct Run {
 fn run() -> Result<Run, Box<dyn Error>> {
     let x = Param::new(Array1::from(Rosenbrock::start::<f64>(N)));
     let options = LbfgsOptions::new()
-        .history_size(10usize)
+        .history_size(10)
         .line_search_fn(LineSearch::StrongWolfe)
-        .max_iter(100usize);
+        .max_iter(100);
     let mut opt = Lbfgs::new([x.clone()], options)?;
     // The closure's gradient buffer is allocated once; each call reads the parameter's
     // value, computes the loss and gradient, and stores the gradient in the parameter.

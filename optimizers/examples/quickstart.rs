@@ -9,7 +9,9 @@ use std::error::Error;
 use std::time::Instant;
 
 use optimizers::ndarray::{Array1, Array2, Axis};
+// ANCHOR: imports
 use optimizers::{Adam, AdamOptions, Optimizer, Param, ParamGroup, StateDict};
+// ANCHOR_END: imports
 
 /// The data, shipped with the repository (and compiled in, so the example runs from anywhere).
 const DATA: &str = include_str!("data/wdbc.csv");
@@ -28,6 +30,7 @@ fn load() -> Result<(Array2<f32>, Array1<f32>), Box<dyn Error>> {
     Ok((Array2::from_shape_vec((n, rows.len() / n), rows)?, Array1::from(labels)))
 }
 
+// ANCHOR: loss
 /// Mean binary cross-entropy of `sigmoid(x·w + b)` against `y`, and its gradients.
 fn loss_and_grads(x: &Array2<f32>, y: &Array1<f32>, w: &Array1<f32>, b: f32) -> (f32, Array1<f32>, f32) {
     let z = x.dot(w) + b;
@@ -41,7 +44,9 @@ fn loss_and_grads(x: &Array2<f32>, y: &Array1<f32>, w: &Array1<f32>, b: f32) -> 
     let r = (&p - y) / y.len() as f32;
     (loss, x.t().dot(&r), r.sum())
 }
+// ANCHOR_END: loss
 
+// ANCHOR: model
 /// A logistic-regression model: its parameters and their optimizer.
 struct Model {
     weight: Param<f32>,
@@ -64,11 +69,13 @@ impl Model {
         )?;
         Ok(Model { weight, bias, opt })
     }
+    // ANCHOR_END: model
 
     fn weights(&self) -> Result<Array1<f32>, Box<dyn Error>> {
         Ok(self.weight.to_array().into_dimensionality()?)
     }
 
+    // ANCHOR: train_epoch
     /// One epoch: forward, backward (by hand), step.
     fn train_epoch(&mut self, x: &Array2<f32>, y: &Array1<f32>) -> Result<f32, Box<dyn Error>> {
         let (loss, grad_w, grad_b) = loss_and_grads(x, y, &self.weights()?, self.bias.value()[0]);
@@ -77,6 +84,7 @@ impl Model {
         self.opt.step()?;
         Ok(loss)
     }
+    // ANCHOR_END: train_epoch
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -102,6 +110,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         x.ncols()
     );
 
+    // ANCHOR: training
     let mut model = Model::new(Array1::zeros(x.ncols()), Array1::zeros(1))?;
     for epoch in 0..=200 {
         let loss = model.train_epoch(&x_train, &y_train)?;
@@ -109,7 +118,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             println!("epoch {epoch:>3}  loss {loss:.4}");
         }
     }
+    // ANCHOR_END: training
 
+    // ANCHOR: checkpoint
     // Checkpoint: save the optimizer's state, reload it into a fresh optimizer over copies
     // of the parameters, and check that both continue identically.
     let path = std::env::temp_dir().join(format!("optim-quickstart-{}.json", std::process::id()));
@@ -122,6 +133,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         resumed.train_epoch(&x_train, &y_train)?;
     }
     let same = model.weight.to_array() == resumed.weight.to_array() && model.bias.to_array() == resumed.bias.to_array();
+    // ANCHOR_END: checkpoint
     println!(
         "checkpoint saved, reloaded and continued for 50 epochs: {}",
         if same {

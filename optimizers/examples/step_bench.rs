@@ -276,8 +276,8 @@ fn bench_lbfgs<A: Float>(threads: usize, steps: usize) -> Result<String, String>
         let mut opt = Lbfgs::new(
             [x.clone()],
             LbfgsOptions::new()
-                .history_size(10usize)
-                .max_iter(100usize)
+                .history_size(10)
+                .max_iter(100)
                 .line_search_fn(LineSearch::StrongWolfe),
         )
         .map_err(|e| e.to_string())?;

@@ -21,10 +21,10 @@ use optim_derive::{Optimizer, State};
 ///
 /// | option | default | valid |
 /// |---|---|---|
-/// | `lr` | 1e-3 | ≥ 0 |
+/// | `lr` | 1e-3 | ≥ 0, finite |
 /// | `betas` | (0.9, 0.999) | each in [0, 1) |
-/// | `eps` | 1e-8 | ≥ 0 |
-/// | `weight_decay` | 0 | ≥ 0 |
+/// | `eps` | 1e-8 | ≥ 0, finite |
+/// | `weight_decay` | 0 | ≥ 0, finite |
 /// | `amsgrad` | false | |
 /// | `maximize` | false | |
 /// | `decoupled_weight_decay` | false | |
@@ -36,7 +36,7 @@ use optim_derive::{Optimizer, State};
 #[optimizer(kind = "adam", state = AdamState, update = elementwise)]
 pub struct Adam {
     /// Learning rate.
-    #[hyper(default = 1e-3, check(lr >= 0.0, "invalid learning rate: {lr:?}"))]
+    #[hyper(default = 1e-3, check(lr >= 0.0 && lr.is_finite(), "invalid learning rate: {lr:?}"))]
     pub lr: f64,
     /// Coefficients of the running averages of the gradient and its square.
     #[hyper(
@@ -46,10 +46,10 @@ pub struct Adam {
     )]
     pub betas: (f64, f64),
     /// Added to the denominator for numerical stability.
-    #[hyper(default = 1e-8, check(eps >= 0.0, "invalid epsilon value: {eps:?}"))]
+    #[hyper(default = 1e-8, check(eps >= 0.0 && eps.is_finite(), "invalid epsilon value: {eps:?}"))]
     pub eps: f64,
     /// Weight decay: an L2 penalty, or decoupled (AdamW) with `decoupled_weight_decay`.
-    #[hyper(default = 0.0, check(weight_decay >= 0.0, "invalid weight_decay value: {weight_decay:?}"))]
+    #[hyper(default = 0.0, check(weight_decay >= 0.0 && weight_decay.is_finite(), "invalid weight_decay value: {weight_decay:?}"))]
     pub weight_decay: f64,
     /// The AMSGrad variant (the maximum of past second moments).
     #[hyper(default = false)]
@@ -67,10 +67,10 @@ pub struct Adam {
 ///
 /// | option | default | valid |
 /// |---|---|---|
-/// | `lr` | 1e-3 | ≥ 0 |
+/// | `lr` | 1e-3 | ≥ 0, finite |
 /// | `betas` | (0.9, 0.999) | each in [0, 1) |
-/// | `eps` | 1e-8 | ≥ 0 |
-/// | `weight_decay` | 1e-2 | ≥ 0 |
+/// | `eps` | 1e-8 | ≥ 0, finite |
+/// | `weight_decay` | 1e-2 | ≥ 0, finite |
 /// | `amsgrad` | false | |
 /// | `maximize` | false | |
 /// | `decoupled_weight_decay` | true | must stay true (use [`Adam`] for an L2 penalty) |
@@ -78,7 +78,7 @@ pub struct Adam {
 #[optimizer(kind = "adamw", state = AdamState, update = elementwise)]
 pub struct AdamW {
     /// Learning rate.
-    #[hyper(default = 1e-3, check(lr >= 0.0, "invalid learning rate: {lr:?}"))]
+    #[hyper(default = 1e-3, check(lr >= 0.0 && lr.is_finite(), "invalid learning rate: {lr:?}"))]
     pub lr: f64,
     /// Coefficients of the running averages of the gradient and its square.
     #[hyper(
@@ -88,10 +88,10 @@ pub struct AdamW {
     )]
     pub betas: (f64, f64),
     /// Added to the denominator for numerical stability.
-    #[hyper(default = 1e-8, check(eps >= 0.0, "invalid epsilon value: {eps:?}"))]
+    #[hyper(default = 1e-8, check(eps >= 0.0 && eps.is_finite(), "invalid epsilon value: {eps:?}"))]
     pub eps: f64,
     /// Decoupled weight decay: `p ← p · (1 − lr · weight_decay)` before each update.
-    #[hyper(default = 1e-2, check(weight_decay >= 0.0, "invalid weight_decay value: {weight_decay:?}"))]
+    #[hyper(default = 1e-2, check(weight_decay >= 0.0 && weight_decay.is_finite(), "invalid weight_decay value: {weight_decay:?}"))]
     pub weight_decay: f64,
     /// The AMSGrad variant.
     #[hyper(default = false)]

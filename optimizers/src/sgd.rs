@@ -22,15 +22,16 @@ use optim_derive::{Optimizer, State};
 ///
 /// | option | default | valid |
 /// |---|---|---|
-/// | `lr` | required | ≥ 0 |
-/// | `momentum` | 0 | ≥ 0 |
-/// | `dampening` | 0 | any |
-/// | `weight_decay` | 0 | ≥ 0 |
+/// | `lr` | required | ≥ 0, finite |
+/// | `momentum` | 0 | ≥ 0, finite |
+/// | `dampening` | 0 | finite |
+/// | `weight_decay` | 0 | ≥ 0, finite |
 /// | `nesterov` | false | needs `momentum` > 0 and `dampening` = 0 |
 /// | `maximize` | false | |
 ///
 /// `lr` is required, as torch's `required` sentinel intended (torch 2.x gives it a default
-/// of 1e-3; a learning rate is the one option no default fits). State: `momentum_buffer`,
+/// of 1e-3; a learning rate is the one option no default fits). Unlike torch, NaN and
+/// infinite values are rejected. State: `momentum_buffer`,
 /// only while momentum is used.
 ///
 /// ```
@@ -55,16 +56,16 @@ use optim_derive::{Optimizer, State};
 )]
 pub struct Sgd {
     /// Learning rate.
-    #[hyper(required, check(lr >= 0.0, "invalid learning rate: {lr:?}"))]
+    #[hyper(required, check(lr >= 0.0 && lr.is_finite(), "invalid learning rate: {lr:?}"))]
     pub lr: f64,
     /// Momentum factor.
-    #[hyper(default = 0.0, check(momentum >= 0.0, "invalid momentum value: {momentum:?}"))]
+    #[hyper(default = 0.0, check(momentum >= 0.0 && momentum.is_finite(), "invalid momentum value: {momentum:?}"))]
     pub momentum: f64,
     /// Dampening of the momentum's gradient term.
-    #[hyper(default = 0.0)]
+    #[hyper(default = 0.0, check(dampening.is_finite(), "invalid dampening value: {dampening:?}"))]
     pub dampening: f64,
     /// Weight decay (L2 penalty).
-    #[hyper(default = 0.0, check(weight_decay >= 0.0, "invalid weight_decay value: {weight_decay:?}"))]
+    #[hyper(default = 0.0, check(weight_decay >= 0.0 && weight_decay.is_finite(), "invalid weight_decay value: {weight_decay:?}"))]
     pub weight_decay: f64,
     /// Nesterov momentum.
     #[hyper(default = false)]

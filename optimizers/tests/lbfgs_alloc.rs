@@ -68,7 +68,7 @@ fn setup(line_search: LineSearch, max_iter: usize) -> (Optimizer<Lbfgs, f64>, Ve
     let params = params_from(&[&[60], &[40]], &Rosenbrock::start::<f64>(n));
     let options = LbfgsOptions::new()
         .line_search_fn(line_search)
-        .history_size(5usize)
+        .history_size(5)
         .max_iter(max_iter);
     let opt = Lbfgs::new(params.clone(), options).expect("valid options");
     let flat = Flat::new(&params);

@@ -71,7 +71,7 @@ fn max_eval_defaults_to_five_quarters_of_max_iter() -> Result {
     }
     // given explicitly, it is kept (torch's `max_eval_lt_max_iter`)
     let p = Param::new(array![1.0f64]);
-    let opt = Lbfgs::new([p], LbfgsOptions::new().max_iter(20usize).max_eval(8usize))?;
+    let opt = Lbfgs::new([p], LbfgsOptions::new().max_iter(20).max_eval(8))?;
     assert_eq!(opt.options(0)?.max_eval, 8);
     // torch-style maps: `max_eval: null` is not an option value, an absent one is computed
     let defaults: Map = [
@@ -103,11 +103,11 @@ fn invalid_options_are_rejected_with_their_messages() {
             "defaults: invalid learning rate: inf (must be finite and at least 0)",
         ),
         (
-            LbfgsOptions::new().max_iter(0usize),
+            LbfgsOptions::new().max_iter(0),
             "defaults: invalid max_iter: 0 (must be at least 1)",
         ),
         (
-            LbfgsOptions::new().max_eval(0usize),
+            LbfgsOptions::new().max_eval(0),
             "defaults: invalid max_eval: 0 (must be at least 1)",
         ),
         (
@@ -127,7 +127,7 @@ fn invalid_options_are_rejected_with_their_messages() {
             "defaults: invalid tolerance_change: NaN (must be at least 0)",
         ),
         (
-            LbfgsOptions::new().history_size(0usize),
+            LbfgsOptions::new().history_size(0),
             "defaults: invalid history_size: 0 (must be from 1 to 1048576)",
         ),
         (
@@ -161,11 +161,11 @@ fn boundary_values_are_accepted() -> Result {
     let p = Param::new(array![1.0f64]);
     let options = LbfgsOptions::new()
         .lr(0.0)
-        .max_iter(1usize)
-        .max_eval(1usize)
+        .max_iter(1)
+        .max_eval(1)
         .tolerance_grad(0.0)
         .tolerance_change(0.0)
-        .history_size(1usize);
+        .history_size(1);
     Lbfgs::new([p.clone()], options)?;
     Lbfgs::new([p], LbfgsOptions::new().history_size(MAX_HISTORY_SIZE))?;
     Ok(())
@@ -262,7 +262,7 @@ fn usable_as_a_dyn_optimizer() -> Result {
 fn rosenbrock_1000_strong_wolfe_history_10() -> Result {
     let n = 1000;
     let params = params_from(&[&[n]], &Rosenbrock::start::<f64>(n));
-    let options = strong_wolfe().history_size(10usize).max_iter(100usize);
+    let options = strong_wolfe().history_size(10).max_iter(100);
     let mut opt = Lbfgs::new(params.clone(), options)?;
     let mut flat = Flat::new(&params);
     let start = std::time::Instant::now();
@@ -319,7 +319,7 @@ fn several_parameters_are_one_flat_vector() -> Result {
     let x0 = [3.0, -1.0, 2.0, 0.5, -0.5, 1.0];
     let run = |shapes: &[&[usize]]| -> Result<(Vec<u64>, LbfgsState<f64>)> {
         let params = params_from(shapes, &x0);
-        let mut opt = Lbfgs::new(params.clone(), strong_wolfe().max_iter(5usize))?;
+        let mut opt = Lbfgs::new(params.clone(), strong_wolfe().max_iter(5))?;
         let mut flat = Flat::new(&params);
         for _ in 0..3 {
             opt.step_with(|| flat.eval(|x, g| q.eval(x, g)))?;
@@ -337,7 +337,7 @@ fn several_parameters_are_one_flat_vector() -> Result {
 fn maximize_follows_the_minimization_of_the_negated_loss() -> Result {
     let x0 = [-1.5, 2.0, 0.5];
     for line_search in [LineSearch::None, LineSearch::StrongWolfe] {
-        let options = LbfgsOptions::new().line_search_fn(line_search).max_iter(7usize);
+        let options = LbfgsOptions::new().line_search_fn(line_search).max_iter(7);
         let pmin = params_from(&[&[3]], &x0);
         let mut min = Lbfgs::new(pmin.clone(), options.clone())?;
         let pmax = params_from(&[&[3]], &x0);
@@ -365,7 +365,7 @@ fn maximize_follows_the_minimization_of_the_negated_loss() -> Result {
 #[test]
 fn history_size_changes_between_steps() -> Result {
     let params = params_from(&[&[10]], &Rosenbrock::start::<f64>(10));
-    let mut opt = Lbfgs::new(params.clone(), strong_wolfe().history_size(5usize).max_iter(8usize))?;
+    let mut opt = Lbfgs::new(params.clone(), strong_wolfe().history_size(5).max_iter(8))?;
     let mut flat = Flat::new(&params);
     for _ in 0..3 {
         opt.step_with(|| flat.eval(|x, g| Rosenbrock.eval(x, g)))?;
@@ -380,7 +380,7 @@ fn history_size_changes_between_steps() -> Result {
         .collect();
 
     // shrink below the stored count: the newest pairs are kept
-    opt.set_options(0, &LbfgsOptions::new().history_size(2usize).max_iter(1usize))?;
+    opt.set_options(0, &LbfgsOptions::new().history_size(2).max_iter(1))?;
     opt.step_with(|| flat.eval(|x, g| Rosenbrock.eval(x, g)))?;
     let h = &state(&opt, &params[0]).history;
     assert_eq!(h.len(), 2);
@@ -388,13 +388,7 @@ fn history_size_changes_between_steps() -> Result {
     assert!(newest.contains(&oldest));
 
     // grow beyond `al`'s length: `al` is extended instead of failing (torch: IndexError)
-    opt.set_options(
-        0,
-        &LbfgsOptions::new()
-            .history_size(12usize)
-            .max_iter(20usize)
-            .max_eval(25usize),
-    )?;
+    opt.set_options(0, &LbfgsOptions::new().history_size(12).max_iter(20).max_eval(25))?;
     for _ in 0..3 {
         opt.step_with(|| flat.eval(|x, g| Rosenbrock.eval(x, g)))?;
     }
@@ -433,7 +427,7 @@ fn zero_lr_stops_on_tolerance_change() -> Result {
 fn line_search_may_exceed_max_eval_by_one() -> Result {
     // max_eval = 1: the search gets max_ls = 0 and still evaluates once
     let params = params_from(&[&[2]], &[-1.5, 2.0]);
-    let mut opt = Lbfgs::new(params.clone(), strong_wolfe().max_eval(1usize))?;
+    let mut opt = Lbfgs::new(params.clone(), strong_wolfe().max_eval(1))?;
     let mut flat = Flat::new(&params);
     opt.step_with(|| flat.eval(|x, g| Rosenbrock.eval(x, g)))?;
     let s = state(&opt, &params[0]);
@@ -463,7 +457,7 @@ fn a_parameter_without_gradient_counts_as_zeros() -> Result {
     // torch's `_gather_flat_grad` uses zeros for a `None` gradient: `b` never moves
     let a = Param::new(array![-1.5f64, 2.0]);
     let b = Param::new(array![7.0f64]);
-    let mut opt = Lbfgs::new([a.clone(), b.clone()], strong_wolfe().max_iter(100usize))?;
+    let mut opt = Lbfgs::new([a.clone(), b.clone()], strong_wolfe().max_iter(100))?;
     opt.step_with(|| {
         let x = a.to_array();
         let mut g = [0.0; 2];
@@ -552,12 +546,12 @@ fn logistic<A: Float>(n: usize, d: usize) -> Logistic<A> {
 fn save_load_continue_is_bit_identical_f64() -> Result {
     // strong Wolfe, history 5: the ring has wrapped when it is saved
     let x0 = Rosenbrock::start::<f64>(10);
-    let options = strong_wolfe().history_size(5usize).max_iter(8usize);
+    let options = strong_wolfe().history_size(5).max_iter(8);
     save_load_continue(&[&[10]], &x0, &options, |x, g| Rosenbrock.eval(x, g), 3, 3)?;
     // no line search, two parameters
     let l = logistic::<f64>(40, 4);
     let x0 = [0.1, -0.2, 0.3, 0.0, 0.05];
-    let options = LbfgsOptions::new().history_size(3usize).max_iter(4usize).lr(0.5);
+    let options = LbfgsOptions::new().history_size(3).max_iter(4).lr(0.5);
     save_load_continue(&[&[4], &[1]], &x0, &options, |x, g| l.eval(x, g), 2, 3)?;
     // saved after a step that returned early: only the counters are in the state dict
     let x0 = [1.0, 1.0, 1.0];
@@ -568,11 +562,11 @@ fn save_load_continue_is_bit_identical_f64() -> Result {
 #[test]
 fn save_load_continue_is_bit_identical_f32() -> Result {
     let x0 = Rosenbrock::start::<f32>(6);
-    let options = strong_wolfe().history_size(3usize).max_iter(6usize);
+    let options = strong_wolfe().history_size(3).max_iter(6);
     save_load_continue(&[&[6]], &x0, &options, |x, g| Rosenbrock.eval(x, g), 2, 2)?;
     let l = logistic::<f32>(30, 3);
     let x0 = [0.1f32, -0.2, 0.3, 0.0];
-    let options = LbfgsOptions::new().max_iter(5usize);
+    let options = LbfgsOptions::new().max_iter(5);
     save_load_continue(&[&[3], &[1]], &x0, &options, |x, g| l.eval(x, g), 2, 2)?;
     Ok(())
 }

@@ -183,8 +183,8 @@ fn check_every_evaluation(case: &Case<'_>, fault: Fault) {
 fn strong_wolfe() -> LbfgsOptions {
     LbfgsOptions::new()
         .line_search_fn(LineSearch::StrongWolfe)
-        .max_iter(12usize)
-        .max_eval(1000usize)
+        .max_iter(12)
+        .max_eval(1000)
 }
 
 fn quadratic3() -> Quadratic<f64> {
@@ -250,7 +250,7 @@ fn every_evaluation_failing_inside_a_strong_wolfe_search() {
     check_every_evaluation(&lr3, Fault::InfLoss);
     // a budget that runs out while bracketing (t = 0 returned)
     let budget = Case {
-        options: strong_wolfe().max_eval(7usize).lr(0.02),
+        options: strong_wolfe().max_eval(7).lr(0.02),
         shapes: &[&[3]],
         x0: &[3.0, -1.0, 2.0],
         quad: Some(quadratic3()),
@@ -261,14 +261,14 @@ fn every_evaluation_failing_inside_a_strong_wolfe_search() {
 #[test]
 fn every_evaluation_failing_without_line_search() {
     let case = Case {
-        options: LbfgsOptions::new().max_iter(15usize),
+        options: LbfgsOptions::new().max_iter(15),
         shapes: &[&[2]],
         x0: &[-1.5, 2.0],
         quad: None,
     };
     check_every_evaluation(&case, Fault::NanGrad);
     let four = Case {
-        options: LbfgsOptions::new().max_iter(15usize),
+        options: LbfgsOptions::new().max_iter(15),
         shapes: &[&[2], &[2]],
         x0: &[-1.5, 2.0, 0.5, -0.3],
         quad: None,

@@ -15,8 +15,8 @@ const N: usize = 4;
 fn options() -> LbfgsOptions {
     LbfgsOptions::new()
         .line_search_fn(LineSearch::StrongWolfe)
-        .history_size(3usize)
-        .max_iter(5usize)
+        .history_size(3)
+        .max_iter(5)
 }
 
 /// An optimizer, its parameters, and its closure's buffers.
@@ -271,7 +271,7 @@ fn malformed_states_are_rejected_and_change_nothing() -> Result {
         (
             "another optimizer's",
             bad_kind,
-            "the state dict was saved by a `adam` optimizer and cannot be loaded into `lbfgs`",
+            "the state dict comes from `adam` and cannot be loaded into `lbfgs`: load it into the optimizer that saved it",
         ),
     ];
 

@@ -967,7 +967,7 @@ fn cases() -> Vec<Case> {
             "loading Adam's state dict into SGD",
             "load a checkpoint into the kind of optimizer that saved it",
             "WrongOptimizer",
-            "the state dict was saved by a `adam` optimizer and cannot be loaded into `sgd`",
+            "the state dict comes from `adam` and cannot be loaded into `sgd`: load it into the optimizer that saved it",
             |e| matches!(e, Error::WrongOptimizer { expected: "sgd", found } if found == "adam"),
             || {
                 let adam_dict = adam_dict_for_sgd();

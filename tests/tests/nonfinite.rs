@@ -222,7 +222,11 @@ fn non_finite_options_are_rejected_where_they_could_not_be_meant() {
     assert!(Adam::new(p(), AdamOptions::new().eps(f64::NAN)).is_err());
     assert!(Adam::new(p(), AdamOptions::new().betas((f64::NAN, 0.9))).is_err());
     assert!(Lbfgs::new(p(), LbfgsOptions::new().lr(f64::INFINITY)).is_err());
-    // An infinite learning rate passes SGD's and Adam's checks, as in torch.
-    assert!(Sgd::new(p(), SgdOptions::new().lr(f64::INFINITY)).is_ok());
-    assert!(Adam::new(p(), AdamOptions::new().lr(f64::INFINITY)).is_ok());
+    // torch accepts an infinite learning rate; a step with one can only destroy the
+    // parameters, so here every bundled optimizer refuses it.
+    let err = Sgd::new(p(), SgdOptions::new().lr(f64::INFINITY)).expect_err("infinite lr");
+    assert_eq!(err.to_string(), "defaults: invalid learning rate: inf");
+    assert!(Sgd::new(p(), SgdOptions::new().lr(0.1).dampening(f64::NAN)).is_err());
+    assert!(Adam::new(p(), AdamOptions::new().lr(f64::INFINITY)).is_err());
+    assert!(AdamW::new(p(), AdamWOptions::new().weight_decay(f64::INFINITY)).is_err());
 }

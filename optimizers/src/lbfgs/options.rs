@@ -92,7 +92,9 @@ impl OptionValue for LineSearch {
 /// | `maximize` | false | |
 ///
 /// `max_eval`'s default is computed from the `max_iter` given to the constructor, as torch
-/// does; changing `max_iter` later leaves `max_eval` as it is. L-BFGS takes one parameter
+/// does; changing `max_iter` later leaves `max_eval` as it is. With `max_iter = 1` it is 1,
+/// which leaves a strong-Wolfe search no evaluation of its own beyond the one it always
+/// makes: set `max_eval` too when you want a search in single-iteration steps. L-BFGS takes one parameter
 /// group ([`Error::TooManyGroups`](optim_core::Error::TooManyGroups) otherwise) and needs a
 /// closure: [`step`](optim_core::Optimizer::step) returns
 /// [`Error::ClosureRequired`](optim_core::Error::ClosureRequired).
@@ -129,7 +131,7 @@ impl OptionValue for LineSearch {
 /// let x = Param::new(array![-1.5f64, 2.0]);
 /// let options = LbfgsOptions::new()
 ///     .line_search_fn(LineSearch::StrongWolfe)
-///     .max_iter(100usize);
+///     .max_iter(100);
 /// let mut opt = Lbfgs::new([x.clone()], options)?;
 /// let first_loss = opt.step_with(|| {
 ///     let (a, b) = {
