@@ -2,7 +2,23 @@
 //! (`{{#include ../samples/src/lion.rs:optimizer}}`), so that every sample in the book is
 //! compiled and tested by `cargo test --workspace`.
 //!
-//! This crate depends on `optimizers` alone, as a user's crate would.
+//! This crate depends on `optimizers` alone, as a user's crate would. Its modules are the
+//! optimizers the chapter "Writing your own optimizer" derives, one per form of update
+//! rule, and the test problem of the book's pictures:
+//!
+//! - [`lion`]: Lion, elementwise, the smallest complete optimizer;
+//! - [`rmsprop`]: RMSprop, elementwise, with optional state tensors and renamed options;
+//! - [`lars`]: LARS, per tensor (it needs each tensor's norm), with a default computed
+//!   from another option and a check relating two options;
+//! - [`backtracking`]: gradient descent with a backtracking line search, a closure rule
+//!   (it re-evaluates the loss, as LBFGS does);
+//! - [`reference`](mod@reference): one optimizer that uses every key of the derives (the derive reference);
+//! - [`rosenbrock`]: Rosenbrock's function, the problem of the pictures and closure examples.
 #![deny(warnings)]
 
+pub mod backtracking;
+pub mod lars;
 pub mod lion;
+pub mod reference;
+pub mod rmsprop;
+pub mod rosenbrock;

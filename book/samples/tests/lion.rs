@@ -3,8 +3,8 @@
 
 // ANCHOR: test
 use optim_book::lion::{Lion, LionOptions};
+use optimizers::Param;
 use optimizers::ndarray::array;
-use optimizers::{Error, Param, StateDict};
 
 #[test]
 fn lion_steps_match_the_paper_by_hand() {
@@ -37,6 +37,8 @@ fn lion_steps_match_the_paper_by_hand() {
     assert!((m[0] - (-0.0102 * 0.99)).abs() < 1e-12);
 }
 // ANCHOR_END: test
+
+use optimizers::{Error, StateDict};
 
 #[test]
 fn lion_checks_its_options_with_its_own_messages() {
