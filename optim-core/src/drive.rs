@@ -42,6 +42,10 @@ impl Default for StepConfig {
 /// threads costs microseconds, more than a pass over this much memory takes.
 pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
 
+/// The size from which a tensor's update hides the time to start loading the next tensor's
+/// data (see [`for_each_param`]); below it, prefetching costs more than it saves.
+const PREFETCH_MIN_ELEMENTS: usize = 64;
+
 /// The size of the chunks a large tensor is split into for a parallel elementwise step.
 pub const PARALLEL_CHUNK: usize = 1 << 15;
 
@@ -136,11 +140,15 @@ fn in_order<R: Rule, A: Float>(
     update: &impl Fn(&R, &Param<A>, &mut Option<R::State<A>>),
 ) {
     for i in 0..params.len().min(states.len()) {
-        if let Some(next) = params.get(i + 1) {
-            next.prefetch();
-        }
-        if let Some(Some(next)) = states.get(i + 1) {
-            next.prefetch();
+        // Finding the next tensor's data is itself a cache miss: worth it only when this
+        // tensor's update is long enough to hide it.
+        if params[i].numel() >= PREFETCH_MIN_ELEMENTS {
+            if let Some(next) = params.get(i + 1) {
+                next.prefetch();
+            }
+            if let Some(Some(next)) = states.get(i + 1) {
+                next.prefetch();
+            }
         }
         update(rule, &params[i], &mut states[i]);
     }
