@@ -7,9 +7,9 @@
 //! needs; the book's "Derive reference" lists every attribute.
 //!
 //! Each derive runs in three stages, as thiserror and serde_derive do: *parse* the input
-//! into plain data ([`ast`], [`attr`]), *validate* it while accumulating every error with
-//! the span of the offending token ([`check`], [`ctxt`]), then *expand* ([`expand`],
-//! [`expand_state`]). When validation fails the expansion still emits the generated types
+//! into plain data (modules `ast`, `attr`), *validate* it while accumulating every error
+//! with the span of the offending token (`check`, `ctxt`), then *expand* (`expand`,
+//! `expand_state`). When validation fails the expansion still emits the generated types
 //! with empty bodies, so that the user sees their mistakes, not a cascade.
 
 pub(crate) mod ast;
