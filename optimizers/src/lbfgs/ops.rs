@@ -373,7 +373,7 @@ pub(crate) fn py_min(a: f64, b: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -389,8 +389,8 @@ mod tests {
         assert_eq!(y, [-1.0, 0.0]);
     }
 
-    /// Deterministic pseudo-random values in [-1, 1).
-    fn noise(seed: u64, n: usize) -> Vec<f64> {
+    /// Deterministic pseudo-random values in [-1, 1) (also for the other modules' tests).
+    pub(crate) fn noise(seed: u64, n: usize) -> Vec<f64> {
         let mut state = seed;
         (0..n)
             .map(|_| {

@@ -144,6 +144,7 @@ fn direction_portable<A: Float>(
 #[cfg(test)]
 mod tests {
     use super::super::ops::dot;
+    use super::super::ops::tests::noise;
     use super::*;
 
     fn pair(y: &[f64], s: &[f64]) -> CurvaturePair<f64> {
@@ -224,19 +225,6 @@ mod tests {
         };
         direction(&view, &g, 0.5, &mut al, &mut dir);
         assert_eq!(dir, [-0.15, 0.6]);
-    }
-
-    /// Deterministic pseudo-random values in [-1, 1).
-    fn noise(seed: u64, n: usize) -> Vec<f64> {
-        let mut state = seed;
-        (0..n)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 11) as f64) / ((1u64 << 53) as f64) * 2.0 - 1.0
-            })
-            .collect()
     }
 
     fn same_bits_everywhere<A: Float>() {
