@@ -13,17 +13,18 @@
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::group::Group;
-use crate::kernel::{self, Isa};
+use crate::isa::{ElementwisePass, Isa};
 use crate::param::Param;
 use crate::problem::Problem;
 use crate::rule::{ClosureRule, Elementwise, PerTensor, Rule};
 use crate::state::{ShapeCtx, State};
 
-/// How an optimizer runs its steps: the instruction set of the elementwise pass and
-/// whether to use several threads.
+/// How an optimizer runs its steps: the instruction set of its passes and whether to use
+/// several threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StepConfig {
-    /// The instruction set of elementwise passes (the best the CPU supports by default).
+    /// The instruction set of elementwise passes and closure rules (the best the CPU
+    /// supports by default).
     pub isa: Isa,
     /// Whether steps may use several threads (with the `rayon` feature; on by default).
     pub parallel: bool,
@@ -32,7 +33,7 @@ pub struct StepConfig {
 impl Default for StepConfig {
     fn default() -> Self {
         StepConfig {
-            isa: kernel::detect(),
+            isa: Isa::best(),
             parallel: cfg!(feature = "rayon"),
         }
     }
@@ -57,13 +58,28 @@ pub trait Driver<R: Rule>: 'static {
     /// flat vector (torch's LBFGS).
     const FLAT_STATE: bool;
 
-    /// Runs one step. `closure` re-evaluates the loss; a driver that needs it fails
-    /// without it.
-    fn step<A: Float>(
+    /// The state of a parameter when it is created, as the rule's form says.
+    fn init_state<A: Float>(rule: &R, defaults: &R::Options, ctx: &ShapeCtx<'_>) -> R::State<A>;
+
+    /// Runs one step from the current gradients.
+    fn step<A: Float>(groups: &mut [Group<R, A>], run: &Run<'_, R>) -> Result<()>;
+
+    /// Runs one step with a closure that re-evaluates the loss; returns the loss of its
+    /// first call.
+    fn step_with<A: Float>(
         groups: &mut [Group<R, A>],
-        closure: Option<&mut dyn FnMut() -> f64>,
-        config: &StepConfig,
-    ) -> Result<Option<f64>>;
+        closure: &mut dyn FnMut() -> f64,
+        run: &Run<'_, R>,
+    ) -> Result<f64>;
+}
+
+/// What a step needs besides the groups: how to run, and the optimizer's defaults (from
+/// which some rules create state).
+pub struct Run<'a, R: Rule> {
+    /// The instruction set and threading.
+    pub config: StepConfig,
+    /// The optimizer's defaults.
+    pub defaults: &'a R::Options,
 }
 
 /// Runs [`Elementwise`] rules: one fused pass per parameter.
@@ -80,19 +96,16 @@ pub struct ClosureDriver;
 #[inline]
 fn update_param<R: Rule, A: Float>(
     rule: &R,
+    defaults: &R::Options,
     param: &Param<A>,
     slot: &mut Option<R::State<A>>,
     update: impl FnOnce(&R, &Param<A>, &mut [A], &[A], &mut R::State<A>),
 ) {
-    let Some((mut value, grad)) = param.lock_for_update() else {
+    let Some(mut guards) = param.lock_for_update() else {
         return;
     };
-    // Values and gradients are kept in standard layout (see `param.rs`), so both slices
-    // exist; the `let else` only guards that invariant.
-    let (Some(p), Some(g)) = (value.as_slice_mut(), grad.as_ref().and_then(|g| g.as_slice())) else {
-        return;
-    };
-    let state = slot.get_or_insert_with(|| R::State::<A>::init(&ShapeCtx::of(param.shape())));
+    let (p, g) = guards.slices();
+    let state = slot.get_or_insert_with(|| R::Driver::init_state(rule, defaults, &ShapeCtx::of(param.shape())));
     update(rule, param, p, g, state);
 }
 
@@ -110,7 +123,7 @@ fn for_each_param<R: Rule, A: Float>(
     if parallel {
         use rayon::prelude::*;
         for group in groups.iter_mut() {
-            let rule = &group.options;
+            let rule = &group.hyper;
             group
                 .params
                 .par_chunks(16)
@@ -122,7 +135,7 @@ fn for_each_param<R: Rule, A: Float>(
     // Without rayon, `parallel` is always false (`set_parallel` keeps it so).
     let split = parallel && cfg!(feature = "rayon");
     for group in groups.iter_mut() {
-        in_order(&group.options, &group.params, &mut group.states, &|r, p, s| {
+        in_order(&group.hyper, &group.params, &mut group.states, &|r, p, s| {
             update(r, p, s, split)
         });
     }
@@ -139,7 +152,8 @@ fn in_order<R: Rule, A: Float>(
     states: &mut [Option<R::State<A>>],
     update: &impl Fn(&R, &Param<A>, &mut Option<R::State<A>>),
 ) {
-    for i in 0..params.len().min(states.len()) {
+    assert_eq!(params.len(), states.len(), "a group keeps one state slot per parameter");
+    for i in 0..params.len() {
         // Finding the next tensor's data is itself a cache miss: worth it only when this
         // tensor's update is long enough to hide it.
         if params[i].numel() >= PREFETCH_MIN_ELEMENTS {
@@ -159,19 +173,25 @@ fn in_order<R: Rule, A: Float>(
 #[inline]
 fn elementwise_param<R: Elementwise, A: Float>(
     rule: &R,
+    defaults: &R::Options,
     param: &Param<A>,
     slot: &mut Option<R::State<A>>,
     isa: Isa,
     parallel: bool,
 ) {
-    update_param(rule, param, slot, |rule, param, p, g, state| {
+    update_param(rule, defaults, param, slot, |rule, param, p, g, state| {
         let scalars = rule.prepare(state, param.shape());
         let slices = state.slices();
         if parallel {
             #[cfg(feature = "rayon")]
             return parallel_pass::<R, A>(isa, scalars, slices, p, g);
         }
-        kernel::elementwise::<R, A>(isa, scalars, slices, p, g);
+        isa.run(ElementwisePass::<R, A> {
+            scalars,
+            state: slices,
+            param: p,
+            grad: g,
+        });
     });
 }
 
@@ -187,7 +207,12 @@ fn parallel_pass<'a, R: Elementwise, A: Float>(
 ) {
     use crate::state::Slices as _;
     if p.len() <= PARALLEL_CHUNK {
-        return kernel::elementwise::<R, A>(isa, scalars, slices, p, g);
+        return isa.run(ElementwisePass::<R, A> {
+            scalars,
+            state: slices,
+            param: p,
+            grad: g,
+        });
     }
     let mid = (p.len() / 2).next_multiple_of(64).min(p.len());
     let (s0, s1) = slices.split_at(mid);
@@ -203,31 +228,41 @@ impl<R: Elementwise> Driver<R> for ElementwiseDriver {
     const MAX_GROUPS: Option<usize> = None;
     const FLAT_STATE: bool = false;
 
-    fn step<A: Float>(
-        groups: &mut [Group<R, A>],
-        closure: Option<&mut dyn FnMut() -> f64>,
-        config: &StepConfig,
-    ) -> Result<Option<f64>> {
-        let loss = closure.map(|f| f());
-        let isa = config.isa;
-        for_each_param(groups, config, |rule, param, slot, parallel| {
-            elementwise_param(rule, param, slot, isa, parallel)
+    fn init_state<A: Float>(rule: &R, defaults: &R::Options, ctx: &ShapeCtx<'_>) -> R::State<A> {
+        rule.init_state(defaults, ctx)
+    }
+
+    fn step<A: Float>(groups: &mut [Group<R, A>], run: &Run<'_, R>) -> Result<()> {
+        let (isa, defaults) = (run.config.isa, run.defaults);
+        for_each_param(groups, &run.config, |rule, param, slot, parallel| {
+            elementwise_param(rule, defaults, param, slot, isa, parallel)
         });
+        Ok(())
+    }
+
+    fn step_with<A: Float>(
+        groups: &mut [Group<R, A>],
+        closure: &mut dyn FnMut() -> f64,
+        run: &Run<'_, R>,
+    ) -> Result<f64> {
+        let loss = closure();
+        Self::step(groups, run)?;
         Ok(loss)
     }
 }
 
 /// One per-tensor update of one parameter.
-fn per_tensor_param<R: PerTensor, A: Float>(rule: &R, param: &Param<A>, slot: &mut Option<R::State<A>>) {
-    update_param(rule, param, slot, |rule, param, p, g, state| {
+fn per_tensor_param<R: PerTensor, A: Float>(
+    rule: &R,
+    defaults: &R::Options,
+    param: &Param<A>,
+    slot: &mut Option<R::State<A>>,
+) {
+    update_param(rule, defaults, param, slot, |rule, param, p, g, state| {
         let shape = ndarray::IxDyn(param.shape());
-        // The slices have exactly the parameter's element count, so the views build.
-        if let (Ok(pv), Ok(gv)) = (
-            ndarray::ArrayViewMutD::from_shape(shape.clone(), p),
-            ndarray::ArrayViewD::from_shape(shape, g),
-        ) {
-            rule.update(pv, gv, state);
-        }
+        let pv = ndarray::ArrayViewMutD::from_shape(shape.clone(), p).expect("a parameter's elements fit its shape");
+        let gv = ndarray::ArrayViewD::from_shape(shape, g).expect("a gradient has its parameter's shape");
+        rule.update(pv, gv, state);
     });
 }
 
@@ -235,15 +270,25 @@ impl<R: PerTensor> Driver<R> for PerTensorDriver {
     const MAX_GROUPS: Option<usize> = None;
     const FLAT_STATE: bool = false;
 
-    fn step<A: Float>(
-        groups: &mut [Group<R, A>],
-        closure: Option<&mut dyn FnMut() -> f64>,
-        config: &StepConfig,
-    ) -> Result<Option<f64>> {
-        let loss = closure.map(|f| f());
-        for_each_param(groups, config, |rule, param, slot, _| {
-            per_tensor_param(rule, param, slot)
+    fn init_state<A: Float>(rule: &R, defaults: &R::Options, ctx: &ShapeCtx<'_>) -> R::State<A> {
+        rule.init_state(defaults, ctx)
+    }
+
+    fn step<A: Float>(groups: &mut [Group<R, A>], run: &Run<'_, R>) -> Result<()> {
+        let defaults = run.defaults;
+        for_each_param(groups, &run.config, |rule, param, slot, _| {
+            per_tensor_param(rule, defaults, param, slot)
         });
+        Ok(())
+    }
+
+    fn step_with<A: Float>(
+        groups: &mut [Group<R, A>],
+        closure: &mut dyn FnMut() -> f64,
+        run: &Run<'_, R>,
+    ) -> Result<f64> {
+        let loss = closure();
+        Self::step(groups, run)?;
         Ok(loss)
     }
 }
@@ -252,41 +297,51 @@ impl<R: ClosureRule> Driver<R> for ClosureDriver {
     const MAX_GROUPS: Option<usize> = Some(1);
     const FLAT_STATE: bool = true;
 
-    fn step<A: Float>(
+    fn init_state<A: Float>(_: &R, _: &R::Options, ctx: &ShapeCtx<'_>) -> R::State<A> {
+        State::init(ctx)
+    }
+
+    fn step<A: Float>(_: &mut [Group<R, A>], _: &Run<'_, R>) -> Result<()> {
+        Err(Error::ClosureRequired { kind: R::KIND })
+    }
+
+    fn step_with<A: Float>(
         groups: &mut [Group<R, A>],
-        closure: Option<&mut dyn FnMut() -> f64>,
-        _: &StepConfig,
-    ) -> Result<Option<f64>> {
-        let closure = closure.ok_or(Error::ClosureRequired { kind: R::KIND })?;
-        // An optimizer always has at least one group, and closure rules at most one.
-        let Some(group) = groups.first_mut() else {
-            return Ok(None);
-        };
-        let Some(slot) = group.states.first_mut() else {
-            return Ok(None);
+        closure: &mut dyn FnMut() -> f64,
+        run: &Run<'_, R>,
+    ) -> Result<f64> {
+        let [group] = groups else {
+            unreachable!("a closure rule's optimizer has exactly one group (MAX_GROUPS and the constructor keep it so)")
         };
         let numel = group.numel;
+        let slot = group
+            .states
+            .first_mut()
+            .expect("a group has at least one parameter, so at least one state slot");
         let state = slot.get_or_insert_with(|| R::State::<A>::init(&ShapeCtx { shape: &[numel], numel }));
-        let mut problem = Problem::new(&group.params, closure);
-        group.options.step(state, &mut problem).map(Some)
+        let mut problem = Problem::new(&group.params, closure, run.config.isa);
+        group.hyper.step(state, &mut problem)
     }
 }
 
-/// The driver `#[derive(Optimizer)]` names when its input lacks `update = ...`: it lets
-/// the expansion type-check so that the user sees the missing key reported, not a cascade
-/// of errors. Code that compiles never uses it.
-#[doc(hidden)]
+/// The driver `#[derive(Optimizer)]` names when its input has errors: it lets the expansion
+/// type-check so that the user sees the mistakes reported, not a cascade of errors. Code
+/// that compiles never uses it.
 pub struct FallbackDriver;
 
 impl<R: Rule> Driver<R> for FallbackDriver {
     const MAX_GROUPS: Option<usize> = None;
     const FLAT_STATE: bool = false;
 
-    fn step<A: Float>(
-        _: &mut [Group<R, A>],
-        _: Option<&mut dyn FnMut() -> f64>,
-        _: &StepConfig,
-    ) -> Result<Option<f64>> {
-        Ok(None)
+    fn init_state<A: Float>(_: &R, _: &R::Options, _: &ShapeCtx<'_>) -> R::State<A> {
+        unreachable!("the fallback driver belongs to inputs that do not compile")
+    }
+
+    fn step<A: Float>(_: &mut [Group<R, A>], _: &Run<'_, R>) -> Result<()> {
+        unreachable!("the fallback driver belongs to inputs that do not compile")
+    }
+
+    fn step_with<A: Float>(_: &mut [Group<R, A>], _: &mut dyn FnMut() -> f64, _: &Run<'_, R>) -> Result<f64> {
+        unreachable!("the fallback driver belongs to inputs that do not compile")
     }
 }

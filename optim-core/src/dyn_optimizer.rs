@@ -1,14 +1,13 @@
 //! A dyn-compatible view of any optimizer, for training loops and schedulers that hold
 //! `Box<dyn DynOptimizer<A>>`.
 
+use crate::dict::{DictValue, Map, StateDict};
 use crate::error::{Error, Result, Scope};
 use crate::float::Float;
 use crate::group::ParamGroup;
 use crate::optimizer::Optimizer;
 use crate::param::Param;
 use crate::rule::Rule;
-use crate::state_dict::StateDict;
-use crate::value::{Map, Value};
 
 /// Any optimizer, behind a pointer: steps, gradients, string-keyed options, state dicts.
 ///
@@ -31,23 +30,23 @@ pub trait DynOptimizer<A: Float>: Send + Sync {
     /// One step with a closure that re-evaluates the loss and gradients; returns the loss.
     fn step_with(&mut self, closure: &mut dyn FnMut() -> f64) -> Result<f64>;
     /// Drops every gradient.
-    fn zero_grad(&self);
+    fn zero_grad(&self) -> Result<()>;
     /// Zeroes every gradient in place.
-    fn zero_grad_in_place(&self);
+    fn zero_grad_in_place(&self) -> Result<()>;
     /// The number of groups.
     fn num_groups(&self) -> usize;
     /// Group `group`'s parameters.
     fn params(&self, group: usize) -> Result<Vec<Param<A>>>;
     /// One option by name.
-    fn option(&self, group: usize, name: &str) -> Result<Value>;
+    fn option(&self, group: usize, name: &str) -> Result<DictValue<'static>>;
     /// Sets one option by name (type-checked and validated).
-    fn set_option(&mut self, group: usize, name: &str, value: Value) -> Result<()>;
-    /// Adds a group with string-keyed overrides (`{"lr": 0.01}`).
-    fn add_param_group_map(&mut self, params: Vec<Param<A>>, options: &Map) -> Result<()>;
-    /// The state dict.
-    fn state_dict(&self) -> StateDict;
+    fn set_option(&mut self, group: usize, name: &str, value: DictValue<'static>) -> Result<()>;
+    /// Adds a group with string-keyed options (`{"lr": 0.01}`).
+    fn add_param_group_map(&mut self, params: Vec<Param<A>>, options: &Map<'_>) -> Result<()>;
+    /// The state dict (borrowing the optimizer's state tensors).
+    fn state_dict(&self) -> StateDict<'_>;
     /// Loads a state dict; nothing changes on error.
-    fn load_state_dict(&mut self, dict: &StateDict) -> Result<()>;
+    fn load_state_dict(&mut self, dict: &StateDict<'_>) -> Result<()>;
     /// Whether steps may use several threads (see [`Optimizer::set_parallel`]).
     fn set_parallel(&mut self, parallel: bool);
 
@@ -64,7 +63,7 @@ pub trait DynOptimizer<A: Float>: Send + Sync {
 
     /// Sets group `group`'s learning rate.
     fn set_lr(&mut self, group: usize, lr: f64) -> Result<()> {
-        self.set_option(group, "lr", Value::Float(lr))
+        self.set_option(group, "lr", DictValue::Float(lr))
     }
 }
 
@@ -78,10 +77,10 @@ impl<R: Rule, A: Float> DynOptimizer<A> for Optimizer<R, A> {
     fn step_with(&mut self, closure: &mut dyn FnMut() -> f64) -> Result<f64> {
         self.step_with_dyn(closure)
     }
-    fn zero_grad(&self) {
+    fn zero_grad(&self) -> Result<()> {
         Optimizer::zero_grad(self)
     }
-    fn zero_grad_in_place(&self) {
+    fn zero_grad_in_place(&self) -> Result<()> {
         Optimizer::zero_grad_in_place(self)
     }
     fn num_groups(&self) -> usize {
@@ -90,23 +89,20 @@ impl<R: Rule, A: Float> DynOptimizer<A> for Optimizer<R, A> {
     fn params(&self, group: usize) -> Result<Vec<Param<A>>> {
         Optimizer::params(self, group).map(<[_]>::to_vec)
     }
-    fn option(&self, group: usize, name: &str) -> Result<Value> {
+    fn option(&self, group: usize, name: &str) -> Result<DictValue<'static>> {
         Optimizer::option(self, group, name)
     }
-    fn set_option(&mut self, group: usize, name: &str, value: Value) -> Result<()> {
+    fn set_option(&mut self, group: usize, name: &str, value: DictValue<'static>) -> Result<()> {
         Optimizer::set_option(self, group, name, value)
     }
-    fn add_param_group_map(&mut self, params: Vec<Param<A>>, options: &Map) -> Result<()> {
-        let overrides = R::options_from_map(options, Scope::Group(self.groups.len()))?;
-        self.add_param_group(ParamGroup {
-            params,
-            options: overrides,
-        })
+    fn add_param_group_map(&mut self, params: Vec<Param<A>>, options: &Map<'_>) -> Result<()> {
+        let options = R::options_from_map(options, Scope::Group(self.groups.len()))?;
+        self.add_param_group(ParamGroup { params, options })
     }
-    fn state_dict(&self) -> StateDict {
+    fn state_dict(&self) -> StateDict<'_> {
         Optimizer::state_dict(self)
     }
-    fn load_state_dict(&mut self, dict: &StateDict) -> Result<()> {
+    fn load_state_dict(&mut self, dict: &StateDict<'_>) -> Result<()> {
         Optimizer::load_state_dict(self, dict)
     }
     fn set_parallel(&mut self, parallel: bool) {

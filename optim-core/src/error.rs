@@ -6,6 +6,8 @@
 //! not obvious.
 
 use std::fmt::{self, Display};
+use std::ops::Deref;
+use std::sync::Arc;
 
 /// Where an option was found: in the optimizer's defaults or in one of its groups.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -117,6 +119,17 @@ pub enum Error {
     NonTrainableParam {
         /// The parameter.
         param: ParamRef,
+    },
+
+    /// A parameter the optimizer cannot take (Muon: a parameter that is not a matrix).
+    #[error("{param} cannot be optimized by {kind}: {message}")]
+    InvalidParam {
+        /// The optimizer's kind.
+        kind: &'static str,
+        /// The parameter.
+        param: ParamRef,
+        /// The optimizer's own message.
+        message: String,
     },
 
     /// Some parameters of the optimizer have names and others do not.
@@ -427,23 +440,220 @@ pub enum Error {
     },
 
     /// Text that is not valid JSON, or JSON that is not a state dict.
-    #[error("cannot read the state dict as JSON: {message}")]
+    #[error("cannot read the state dict as JSON: {source}")]
     Json {
-        /// serde_json's message, with line and column.
-        message: String,
+        /// serde_json's error, with line and column.
+        #[source]
+        source: Shared<serde_json::Error>,
     },
 
-    /// Reading or writing a checkpoint file failed.
-    #[error("cannot {action} {path}: {message}")]
+    /// Reading or writing a checkpoint file failed. `source.kind()` tells "no checkpoint
+    /// yet" ([`std::io::ErrorKind::NotFound`]) from "permission denied".
+    #[error("cannot {action} {path}: {source}")]
     Io {
         /// `"read"` or `"write"`.
         action: &'static str,
         /// The file.
         path: String,
-        /// The operating system's message.
-        message: String,
+        /// The operating system's error.
+        #[source]
+        source: Shared<std::io::Error>,
+    },
+
+    /// A step or `zero_grad` needs a parameter whose value or gradient this thread holds a
+    /// guard of (from [`Param::value`](crate::Param::value), `value_mut`, `grad` or
+    /// `grad_mut`): waiting for it would wait forever.
+    #[error(
+        "{operation} needs {param}, but this thread holds its {guard} guard: drop the guard before calling {operation}"
+    )]
+    GuardHeld {
+        /// What was called: `"step"`, `"step_with"`, `"zero_grad"`.
+        operation: &'static str,
+        /// The parameter.
+        param: ParamRef,
+        /// The guard this thread holds.
+        guard: GuardKind,
     },
 }
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which guard of a parameter a thread holds (see [`Error::GuardHeld`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GuardKind {
+    /// [`Param::value`](crate::Param::value).
+    Value,
+    /// [`Param::value_mut`](crate::Param::value_mut).
+    ValueMut,
+    /// [`Param::grad`](crate::Param::grad).
+    Grad,
+    /// [`Param::grad_mut`](crate::Param::grad_mut).
+    GradMut,
+}
+
+impl Display for GuardKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GuardKind::Value => "`value()`",
+            GuardKind::ValueMut => "`value_mut()`",
+            GuardKind::Grad => "`grad()`",
+            GuardKind::GradMut => "`grad_mut()`",
+        })
+    }
+}
+
+/// An error from below (I/O, JSON) kept whole inside [`Error`]: shared, so that `Error`
+/// stays `Clone`, and dereferencing to the original (`source.kind()` of an I/O error).
+/// Two are equal when they are the same error or print the same message.
+#[derive(Debug)]
+pub struct Shared<E>(Arc<E>);
+
+impl<E> Shared<E> {
+    /// Wraps an error.
+    pub fn new(error: E) -> Self {
+        Shared(Arc::new(error))
+    }
+}
+
+impl<E> From<E> for Shared<E> {
+    fn from(error: E) -> Self {
+        Shared::new(error)
+    }
+}
+
+impl<E> Clone for Shared<E> {
+    fn clone(&self) -> Self {
+        Shared(Arc::clone(&self.0))
+    }
+}
+
+impl<E> Deref for Shared<E> {
+    type Target = E;
+    fn deref(&self) -> &E {
+        &self.0
+    }
+}
+
+impl<E: Display> PartialEq for Shared<E> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl<E: Display> Display for Shared<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: std::error::Error> std::error::Error for Shared<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Defines [`ErrorKind`] with one variant per [`Error`] variant, and [`Error::kind`]; the
+/// match in `kind` is exhaustive, so a new `Error` variant that is not listed here does not
+/// compile.
+macro_rules! error_kinds {
+    ($($name:ident),* $(,)?) => {
+        /// Which [`Error`] variant an error is, without its fields: for matching on the kind
+        /// of failure, counting, and catalogues.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum ErrorKind {
+            $(
+                #[doc = concat!("[`Error::", stringify!($name), "`].")]
+                $name,
+            )*
+        }
+
+        impl ErrorKind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$name),*];
+
+            /// The variant's name (`"MissingRequiredOption"`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$name => stringify!($name),)*
+                }
+            }
+        }
+
+        impl Error {
+            /// Which variant this is.
+            pub fn kind(&self) -> ErrorKind {
+                match self {
+                    $(Error::$name { .. } => ErrorKind::$name,)*
+                }
+            }
+        }
+    };
+}
+
+error_kinds!(
+    EmptyParamList,
+    MissingRequiredOption,
+    DuplicateParam,
+    ParamInOtherGroup,
+    NonTrainableParam,
+    InvalidParam,
+    MixedParamNames,
+    DuplicateParamName,
+    InvalidOption,
+    InvalidOptions,
+    TooManyGroups,
+    UnknownOption,
+    OptionType,
+    UnknownOptimizer,
+    NoSuchGroup,
+    ShapeMismatch,
+    NonFiniteGrad,
+    ClosureRequired,
+    NonFiniteClosure,
+    GuardHeld,
+    WrongOptimizer,
+    UnsupportedVersion,
+    GroupCount,
+    GroupSize,
+    DuplicateStateIndex,
+    UnknownStateIndex,
+    MisplacedState,
+    UnknownStateKey,
+    MissingStateKey,
+    StateShape,
+    StateType,
+    StateValue,
+    ParamNames,
+    Format,
+    Json,
+    Io,
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_named_after_their_variants() {
+        let err = Error::NoSuchGroup { group: 3, groups: 1 };
+        assert_eq!(err.kind(), ErrorKind::NoSuchGroup);
+        assert_eq!(err.kind().name(), "NoSuchGroup");
+        assert!(format!("{err:?}").starts_with(err.kind().name()));
+        assert!(ErrorKind::ALL.contains(&ErrorKind::Io));
+    }
+
+    #[test]
+    fn io_errors_keep_their_source() {
+        let err = Error::Io {
+            action: "read",
+            path: "ckpt.json".into(),
+            source: Shared::new(std::io::Error::from(std::io::ErrorKind::NotFound)),
+        };
+        let Error::Io { source, .. } = &err else { unreachable!() };
+        assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        assert!(std::error::Error::source(&err).is_some());
+        assert_eq!(err.clone(), err);
+    }
+}

@@ -1,5 +1,6 @@
 //! The element types an optimizer works in: `f32` and `f64`.
 
+use std::borrow::Cow;
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
 
@@ -18,6 +19,14 @@ impl DType {
         match self {
             DType::F32 => "float32",
             DType::F64 => "float64",
+        }
+    }
+
+    /// The size of one element in bytes.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::F64 => 8,
         }
     }
 
@@ -69,6 +78,17 @@ pub trait Float:
     fn from_f64(x: f64) -> Self;
     /// Widens to `f64` (always exact).
     fn as_f64(self) -> f64;
+    /// The elements as little-endian bytes: borrowed on little-endian targets (every
+    /// target this crate is tested on), converted on big-endian ones.
+    fn as_le_bytes(values: &[Self]) -> Cow<'_, [u8]>;
+}
+
+/// `values` as bytes in memory order. Sound for `f32` and `f64`: they have no padding and
+/// every bit pattern of a `u8` is valid.
+fn memory_bytes<A: Float>(values: &[A]) -> &[u8] {
+    // SAFETY: the pointer and length describe exactly the memory of `values`, which stays
+    // borrowed for the returned lifetime; u8 has alignment 1.
+    unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), size_of_val(values)) }
 }
 
 impl Float for f32 {
@@ -80,6 +100,13 @@ impl Float for f32 {
     #[inline(always)]
     fn as_f64(self) -> f64 {
         self as f64
+    }
+    fn as_le_bytes(values: &[Self]) -> Cow<'_, [u8]> {
+        if cfg!(target_endian = "little") {
+            Cow::Borrowed(memory_bytes(values))
+        } else {
+            Cow::Owned(values.iter().flat_map(|x| x.to_le_bytes()).collect())
+        }
     }
 }
 
@@ -93,6 +120,13 @@ impl Float for f64 {
     fn as_f64(self) -> f64 {
         self
     }
+    fn as_le_bytes(values: &[Self]) -> Cow<'_, [u8]> {
+        if cfg!(target_endian = "little") {
+            Cow::Borrowed(memory_bytes(values))
+        } else {
+            Cow::Owned(values.iter().flat_map(|x| x.to_le_bytes()).collect())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -105,6 +139,15 @@ mod tests {
             assert_eq!(DType::from_name(d.name()), Some(d));
         }
         assert_eq!(DType::from_name("float16"), None);
+    }
+
+    #[test]
+    fn le_bytes_are_the_elements_in_order() {
+        assert_eq!(
+            &*f32::as_le_bytes(&[1.0f32, -2.0]),
+            [1.0f32.to_le_bytes(), (-2.0f32).to_le_bytes()].concat()
+        );
+        assert_eq!(&*f64::as_le_bytes(&[0.5f64]), 0.5f64.to_le_bytes());
     }
 
     #[test]

@@ -4,21 +4,22 @@ use crate::float::Float;
 use crate::param::Param;
 use crate::rule::Rule;
 
-/// A group to add to an optimizer: parameters plus per-group overrides of the optimizer's
-/// options (torch's `{"params": [...], "lr": 1e-3}`). Options the group does not set come
-/// from the optimizer's defaults.
+/// A group to add to an optimizer: parameters plus the options the group sets (torch's
+/// `{"params": [...], "lr": 1e-3}`). Options the group does not set come from the
+/// optimizer's defaults.
 ///
-/// `O` is the optimizer's options type (`AdamOptions`, `SgdOptions`, ...).
+/// `O` is the optimizer's options type (`AdamOptions`, `SgdOptions`, ...): every option
+/// optional.
 #[derive(Clone, Debug)]
 pub struct ParamGroup<O, A: Float> {
     /// The group's parameters.
     pub params: Vec<Param<A>>,
-    /// Its overrides.
+    /// The options it sets.
     pub options: O,
 }
 
 impl<O: Default, A: Float> ParamGroup<O, A> {
-    /// A group of these parameters with no overrides.
+    /// A group of these parameters that sets no option.
     pub fn new(params: impl IntoIterator<Item = Param<A>>) -> Self {
         ParamGroup {
             params: params.into_iter().collect(),
@@ -26,17 +27,18 @@ impl<O: Default, A: Float> ParamGroup<O, A> {
         }
     }
 
-    /// Sets the group's overrides.
+    /// Sets the group's options.
     pub fn options(mut self, options: O) -> Self {
         self.options = options;
         self
     }
 }
 
-/// A group inside an optimizer: resolved options, parameters, and each parameter's state
-/// (kept beside its parameter, so that a step finds it without a look-up).
+/// A group inside an optimizer: its hyperparameters (the resolved options), parameters, and
+/// each parameter's state (kept beside its parameter, so that a step finds it without a
+/// look-up). Seen only by the drivers.
 pub struct Group<R: Rule, A: Float> {
-    pub(crate) options: R,
+    pub(crate) hyper: R,
     pub(crate) params: Vec<Param<A>>,
     pub(crate) states: Vec<Option<R::State<A>>>,
     /// The group's total element count (parameters' shapes never change).
@@ -44,20 +46,15 @@ pub struct Group<R: Rule, A: Float> {
 }
 
 impl<R: Rule, A: Float> Group<R, A> {
-    pub(crate) fn new(options: R, params: Vec<Param<A>>) -> Self {
+    pub(crate) fn new(hyper: R, params: Vec<Param<A>>) -> Self {
         let states = params.iter().map(|_| None).collect();
         let numel = params.iter().map(Param::numel).sum();
         Group {
-            options,
+            hyper,
             params,
             states,
             numel,
         }
-    }
-
-    /// The group's resolved options.
-    pub fn options(&self) -> &R {
-        &self.options
     }
 
     /// The group's parameters.

@@ -4,9 +4,8 @@
 
 use std::fmt::Debug;
 
+use crate::dict::{DictValue, Map};
 use crate::error::{Error, Result, Scope};
-use crate::option_value::OptionValue;
-use crate::value::{Map, Value};
 
 /// An optimizer's options, as a struct of resolved values (`Self`) and a struct of
 /// optional per-group overrides ([`Hyperparameters::Options`]).
@@ -51,11 +50,11 @@ pub trait Hyperparameters: Clone + Debug + Send + Sync + Sized + 'static {
     fn validate_present(options: &Self::Options, scope: Scope) -> Result<()>;
 
     /// The options as a state dict's string-keyed map (keys renamed where torch's differ).
-    fn to_map(&self) -> Map;
+    fn to_map(&self) -> Map<'static>;
 
     /// Reads overrides from a string-keyed map: every key must be an option of this
     /// optimizer and every value of the option's type.
-    fn options_from_map(map: &Map, scope: Scope) -> Result<Self::Options>;
+    fn options_from_map(map: &Map<'_>, scope: Scope) -> Result<Self::Options>;
 }
 
 /// Resolves a group's options: its overrides over the optimizer's defaults, every required
@@ -68,20 +67,8 @@ pub fn resolve<H: Hyperparameters>(group: &H::Options, defaults: &H::Options, in
     Ok(resolved)
 }
 
-/// Group `group`'s `options` with `overrides` laid over them, checked; `options` itself is
-/// not touched.
-pub fn with_overrides<H: Hyperparameters>(options: &H, overrides: &H::Options, group: usize) -> Result<H> {
-    let mut merged = options.to_options();
-    H::overlay(&mut merged, overrides);
-    // `to_options` fills every field, so nothing can be missing; the error path only
-    // guards a hand-written `Hyperparameters` that breaks that contract.
-    let updated = H::complete(&merged).map_err(|option| Error::MissingRequiredOption { group, option })?;
-    updated.validate(Scope::Group(group))?;
-    Ok(updated)
-}
-
 /// One option read by name (`"lr"`), as a state dict holds it.
-pub fn get_option<H: Hyperparameters>(options: &H, name: &str, scope: Scope) -> Result<Value> {
+pub fn get_option<H: Hyperparameters>(options: &H, name: &str, scope: Scope) -> Result<DictValue<'static>> {
     options
         .to_map()
         .get(name)
@@ -100,30 +87,83 @@ pub fn unknown_option<H: Hyperparameters>(name: &str, scope: Scope) -> Error {
 }
 
 /// Checks that every key of `map` is an option of `H` (used by derived `options_from_map`).
-pub fn check_option_keys<H: Hyperparameters>(map: &Map, scope: Scope) -> Result<()> {
+pub fn check_option_keys<H: Hyperparameters>(map: &Map<'_>, scope: Scope) -> Result<()> {
     match map.keys().find(|k| !H::OPTION_NAMES.contains(k)) {
         Some(unknown) => Err(unknown_option::<H>(unknown, scope)),
         None => Ok(()),
     }
 }
 
-/// Reads one option from a string-keyed map: `None` when absent, an error naming the
-/// option when present with the wrong type.
-pub fn read_option<T: OptionValue>(map: &Map, key: &str, scope: Scope) -> Result<Option<T>> {
-    match map.get(key) {
-        None => Ok(None),
-        Some(value) => T::from_value(value)
-            .map(Some)
-            .ok_or_else(|| option_type_error(scope, key, T::expected(), value)),
-    }
-}
-
 /// The error for an option value of the wrong type (used by derived `options_from_map`).
-pub fn option_type_error(scope: Scope, option: &str, expected: String, found: &Value) -> Error {
+pub fn option_type_error(scope: Scope, option: &str, expected: String, found: &DictValue<'_>) -> Error {
     Error::OptionType {
         scope,
         option: option.to_string(),
         expected,
         found: found.describe(),
+    }
+}
+
+/// The numbers of an option, for the derive's `range` and `finite` checks: a number, or a
+/// tuple or `Option` of numbers (`None` has none).
+#[diagnostic::on_unimplemented(
+    message = "`range` and `finite` apply to numbers, and to tuples and `Option`s of numbers, not to `{Self}`",
+    label = "not a number",
+    note = "write the condition as a `check(..)` instead"
+)]
+pub trait Numbers {
+    /// The first number for which `ok` is false: its position in a tuple (`None` for a
+    /// single number) and the number as written in messages.
+    fn first_outside(&self, ok: &dyn Fn(f64) -> bool) -> Option<(Option<usize>, String)>;
+}
+
+macro_rules! numbers {
+    ($($t:ty),*) => {$(
+        impl Numbers for $t {
+            fn first_outside(&self, ok: &dyn Fn(f64) -> bool) -> Option<(Option<usize>, String)> {
+                (!ok(*self as f64)).then(|| (None, format!("{self:?}")))
+            }
+        }
+    )*};
+}
+numbers!(f64, f32, u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+
+impl<T: Numbers> Numbers for Option<T> {
+    fn first_outside(&self, ok: &dyn Fn(f64) -> bool) -> Option<(Option<usize>, String)> {
+        self.as_ref()?.first_outside(ok)
+    }
+}
+
+macro_rules! tuple_numbers {
+    ($($t:ident $i:tt),*) => {
+        impl<$($t: Numbers),*> Numbers for ($($t,)*) {
+            fn first_outside(&self, ok: &dyn Fn(f64) -> bool) -> Option<(Option<usize>, String)> {
+                $(
+                    if let Some((_, value)) = self.$i.first_outside(ok) {
+                        return Some((Some($i), value));
+                    }
+                )*
+                None
+            }
+        }
+    };
+}
+tuple_numbers!(T0 0, T1 1);
+tuple_numbers!(T0 0, T1 1, T2 2);
+tuple_numbers!(T0 0, T1 1, T2 2, T3 3);
+
+#[cfg(test)]
+mod tests {
+    use super::Numbers;
+
+    #[test]
+    fn finds_the_first_number_outside() {
+        let unit = |x: f64| (0.0..1.0).contains(&x);
+        assert_eq!(0.5f64.first_outside(&unit), None);
+        assert_eq!(1.5f64.first_outside(&unit), Some((None, "1.5".into())));
+        assert_eq!((0.9, 1.0).first_outside(&unit), Some((Some(1), "1.0".into())));
+        assert_eq!((None::<f64>, 2.0).first_outside(&unit), Some((Some(1), "2.0".into())));
+        assert_eq!(3usize.first_outside(&|x| x >= 4.0), Some((None, "3".into())));
+        assert_eq!(f64::NAN.first_outside(&|x| x.is_finite()), Some((None, "NaN".into())));
     }
 }

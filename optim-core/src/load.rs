@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::dict::{DictGroup, Map, StateDict};
 use crate::drive::Driver;
 use crate::error::{Error, Result, Scope};
 use crate::float::Float;
@@ -12,12 +13,10 @@ use crate::optimizer::Optimizer;
 use crate::param::Param;
 use crate::rule::Rule;
 use crate::state::{FieldError, ShapeCtx, State, StateError};
-use crate::state_dict::{GroupState, StateDict};
-use crate::value::Map;
 
 /// Everything a load replaces, built before anything is replaced.
 struct LoadPlan<R: Rule, A: Float> {
-    options: Vec<R>,
+    hyper: Vec<R>,
     states: Vec<Vec<Option<R::State<A>>>>,
 }
 
@@ -44,19 +43,19 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
     /// every missing, unexpected or mis-shaped entry is reported in one error; otherwise by
     /// position. Saved options replace the current ones; options the dict lacks come from
     /// the optimizer's defaults. In a dict written by torch (no `kind`), the group entries
-    /// that say how torch ran the step rather than what it computed ([`TORCH_GROUP_FLAGS`]:
-    /// `foreach`, `fused`, `capturable`, `differentiable`, and a scheduler's `initial_lr`)
-    /// are ignored; any other unknown name is an error.
-    pub fn load_state_dict(&mut self, dict: &StateDict) -> Result<()> {
+    /// that say how torch ran the step rather than what it computed (`foreach`, `fused`,
+    /// `capturable`, `differentiable`, and a scheduler's `initial_lr`) are ignored; any
+    /// other unknown name is an error.
+    pub fn load_state_dict(&mut self, dict: &StateDict<'_>) -> Result<()> {
         let plan = self.plan_load(dict)?;
-        for ((group, options), states) in self.groups.iter_mut().zip(plan.options).zip(plan.states) {
-            group.options = options;
+        for ((group, hyper), states) in self.groups.iter_mut().zip(plan.hyper).zip(plan.states) {
+            group.hyper = hyper;
             group.states = states;
         }
         Ok(())
     }
 
-    fn plan_load(&self, dict: &StateDict) -> Result<LoadPlan<R, A>> {
+    fn plan_load(&self, dict: &StateDict<'_>) -> Result<LoadPlan<R, A>> {
         if let Some(kind) = dict.kind.as_ref().filter(|k| *k != R::KIND) {
             return Err(Error::WrongOptimizer {
                 expected: R::KIND,
@@ -87,7 +86,7 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
         }
         let mut index = self.map_indices(&dict.param_groups)?;
 
-        let options = dict
+        let hyper = dict
             .param_groups
             .iter()
             .enumerate()
@@ -150,12 +149,12 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
                 problems: index.problems,
             });
         }
-        Ok(LoadPlan { options, states })
+        Ok(LoadPlan { hyper, states })
     }
 
     /// Maps the dict's parameter indices to (group, position): by name where both sides
     /// name their parameters, else by position (torch's behaviour).
-    fn map_indices(&self, saved_groups: &[GroupState]) -> Result<IndexMap> {
+    fn map_indices(&self, saved_groups: &[DictGroup<'_>]) -> Result<IndexMap> {
         let mut map = IndexMap {
             locate: HashMap::new(),
             unmatched: HashSet::new(),
@@ -222,11 +221,11 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
 /// Group entries torch writes that are not options of the algorithm: how torch runs it
 /// (`foreach`, `fused`, `capturable`, `differentiable`) and what a learning-rate scheduler
 /// left behind (`initial_lr`).
-pub const TORCH_GROUP_FLAGS: &[&str] = &["foreach", "fused", "capturable", "differentiable", "initial_lr"];
+pub(crate) const TORCH_GROUP_FLAGS: &[&str] = &["foreach", "fused", "capturable", "differentiable", "initial_lr"];
 
 /// A torch-written group's options without [`TORCH_GROUP_FLAGS`] (unless the optimizer has
 /// an option of that name), so that a dict exported from torch as it is loads here.
-fn without_torch_flags<R: Rule>(options: &Map) -> Map {
+fn without_torch_flags<'a, R: Rule>(options: &Map<'a>) -> Map<'a> {
     options
         .iter()
         .filter(|(k, _)| !TORCH_GROUP_FLAGS.contains(k) || R::OPTION_NAMES.contains(k))

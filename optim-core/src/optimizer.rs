@@ -2,15 +2,16 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::drive::{Driver, StepConfig};
+use crate::dict::{DictValue, Map};
+use crate::drive::{Driver, Run, StepConfig};
 use crate::error::{Error, ParamRef, Result, Scope};
 use crate::float::Float;
 use crate::group::{Group, ParamGroup};
+use crate::held;
 use crate::hyper;
-use crate::kernel::Isa;
+use crate::isa::Isa;
 use crate::param::{Param, ParamId};
 use crate::rule::Rule;
-use crate::value::{Map, Value};
 
 /// An optimizer: the rule `R` applied to parameters of element type `A` (`f32` or `f64`),
 /// organised in groups with per-group options. This is torch's `torch.optim.Optimizer`:
@@ -19,11 +20,17 @@ use crate::value::{Map, Value};
 /// |---|---|
 /// | `Adam(params, lr=1e-3)` | `Adam::new(params, AdamOptions::new().lr(1e-3))` |
 /// | `Adam([{"params": a}, {"params": b, "lr": 1e-2}])` | `Adam::with_groups([ParamGroup::new(a), ParamGroup::new(b).options(AdamOptions::new().lr(1e-2))], AdamOptions::new())` |
+/// | `opt.param_groups[0]["lr"]` | `opt.hyperparameters(0)?.lr` or `opt.option(0, "lr")?` |
 /// | `opt.param_groups[0]["lr"] = 0.1` | `opt.set_options(0, &AdamOptions::new().lr(0.1))` or `opt.set_option(0, "lr", 0.1)` |
-/// | `opt.zero_grad()` / `zero_grad(set_to_none=False)` | `opt.zero_grad()` / `opt.zero_grad_in_place()` |
+/// | `opt.zero_grad()` / `zero_grad(set_to_none=False)` | `opt.zero_grad()?` / `opt.zero_grad_in_place()?` |
 /// | `opt.step()` / `opt.step(closure)` | `opt.step()` / `opt.step_with(closure)` |
 /// | `opt.add_param_group({...})` | `opt.add_param_group(ParamGroup::new(...))` |
 /// | `opt.state_dict()` / `load_state_dict(sd)` | `opt.state_dict()` / `opt.load_state_dict(&sd)` |
+///
+/// Words: a group's *options* are what it sets (the options type, `AdamOptions`, has every
+/// option optional: the constructor's options and a group's are of this type); its
+/// *hyperparameters* are the resolved values a step reads (the rule's own struct, `Adam`,
+/// every option present: the group's options laid over the optimizer's defaults).
 ///
 /// Every operation that can fail returns an [`Error`] naming the group, parameter or
 /// option at fault, and changes nothing when it fails.
@@ -38,7 +45,7 @@ impl<R: Rule, A: Float> std::fmt::Debug for Optimizer<R, A> {
         let mut d = f.debug_struct("Optimizer");
         d.field("kind", &R::KIND).field("defaults", &self.defaults);
         for (i, g) in self.groups.iter().enumerate() {
-            d.field(&format!("group {i}"), &(&g.options, g.params.len()));
+            d.field(&format!("group {i}"), &(&g.hyper, g.params.len()));
         }
         d.finish()
     }
@@ -70,13 +77,27 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
         if optimizer.groups.is_empty() {
             return Err(Error::EmptyParamList { group: 0 });
         }
+        if R::EAGER_STATE {
+            // torch's Adagrad creates the state of the constructor's parameters in its
+            // constructor; parameters added later get theirs at their first gradient.
+            let defaults = &optimizer.defaults;
+            for group in &mut optimizer.groups {
+                for (param, slot) in group.params.iter().zip(&mut group.states) {
+                    let ctx = crate::state::ShapeCtx::of(param.shape());
+                    *slot = Some(<R::Driver as Driver<R>>::init_state(&group.hyper, defaults, &ctx));
+                }
+            }
+        }
         Ok(optimizer)
     }
 
     /// An optimizer built from string-keyed options, as a state dict or a config file holds
     /// them: `defaults` over the class defaults, and each group's overrides over those.
     /// Unknown option names and values of the wrong type are errors.
-    pub fn from_maps(groups: impl IntoIterator<Item = (Vec<Param<A>>, Map)>, defaults: &Map) -> Result<Self> {
+    pub fn from_maps(
+        groups: impl IntoIterator<Item = (Vec<Param<A>>, Map<'static>)>,
+        defaults: &Map<'_>,
+    ) -> Result<Self> {
         let options = R::options_from_map(defaults, Scope::Defaults)?;
         let groups = groups
             .into_iter()
@@ -106,8 +127,8 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
             });
         }
         self.check_new_params(index, &group.params)?;
-        let options = hyper::resolve::<R>(&group.options, &self.defaults, index)?;
-        self.groups.push(Group::new(options, group.params));
+        let hyper = hyper::resolve::<R>(&group.options, &self.defaults, index)?;
+        self.groups.push(Group::new(hyper, group.params));
         Ok(())
     }
 
@@ -138,6 +159,13 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
         for (i, p) in params.iter().enumerate() {
             if !p.is_trainable() {
                 return Err(Error::NonTrainableParam { param: at(i) });
+            }
+            if let Err(message) = R::check_param(p.shape()) {
+                return Err(Error::InvalidParam {
+                    kind: R::KIND,
+                    param: at(i),
+                    message,
+                });
             }
             if let Some(&first) = seen.get(&p.id()) {
                 return Err(Error::DuplicateParam { param: at(i), first });
@@ -200,9 +228,9 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
         })
     }
 
-    /// Group `group`'s resolved options (typed: `opt.options(0)?.lr`).
-    pub fn options(&self, group: usize) -> Result<&R> {
-        self.group(group).map(|g| &g.options)
+    /// Group `group`'s hyperparameters: every option resolved, typed (`opt.hyperparameters(0)?.lr`).
+    pub fn hyperparameters(&self, group: usize) -> Result<&R> {
+        self.group(group).map(|g| &g.hyper)
     }
 
     /// Group `group`'s parameters.
@@ -215,37 +243,40 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
         self.groups.iter().flat_map(|g| g.params.iter())
     }
 
-    /// Lays `overrides` over group `group`'s options (a learning-rate schedule:
-    /// `opt.set_options(0, &AdamOptions::new().lr(0.01))`). Checked; nothing changes on error.
-    pub fn set_options(&mut self, group: usize, overrides: &R::Options) -> Result<()> {
-        let updated = hyper::with_overrides(self.options(group)?, overrides, group)?;
-        self.groups[group].options = updated;
+    /// Sets the options present in `options` in group `group`, keeping the others (by hand,
+    /// as a schedule does: `opt.set_options(0, &AdamOptions::new().lr(0.01))`). Checked;
+    /// nothing changes on error.
+    pub fn set_options(&mut self, group: usize, options: &R::Options) -> Result<()> {
+        let current = self.hyperparameters(group)?.to_options();
+        // `to_options` has every option, so the merge resolves against no defaults at all.
+        let updated = hyper::resolve::<R>(options, &current, group)?;
+        self.groups[group].hyper = updated;
         Ok(())
     }
 
     /// Changes group `group`'s options through a closure on a copy, then checks the result
-    /// (`opt.update_options(0, |o| o.lr *= 0.1)`). Nothing changes on error.
-    pub fn update_options(&mut self, group: usize, change: impl FnOnce(&mut R)) -> Result<()> {
-        let mut updated = self.options(group)?.clone();
+    /// (`opt.update_hyperparameters(0, |o| o.lr *= 0.1)`). Nothing changes on error.
+    pub fn update_hyperparameters(&mut self, group: usize, change: impl FnOnce(&mut R)) -> Result<()> {
+        let mut updated = self.hyperparameters(group)?.clone();
         change(&mut updated);
         updated.validate(Scope::Group(group))?;
-        self.groups[group].options = updated;
+        self.groups[group].hyper = updated;
         Ok(())
     }
 
     /// One option of group `group` by its state-dict name (`"lr"`).
-    pub fn option(&self, group: usize, name: &str) -> Result<Value> {
-        hyper::get_option(self.options(group)?, name, Scope::Group(group))
+    pub fn option(&self, group: usize, name: &str) -> Result<DictValue<'static>> {
+        hyper::get_option(self.hyperparameters(group)?, name, Scope::Group(group))
     }
 
     /// Sets one option of group `group` by its state-dict name: what a scheduler written
     /// against [`DynOptimizer`](crate::DynOptimizer) does. Type-checked and validated.
-    pub fn set_option(&mut self, group: usize, name: &str, value: impl Into<Value>) -> Result<()> {
-        self.options(group)?;
+    pub fn set_option(&mut self, group: usize, name: &str, value: impl Into<DictValue<'static>>) -> Result<()> {
+        self.hyperparameters(group)?;
         let scope = Scope::Group(group);
-        let map: Map = [(name, value.into())].into_iter().collect();
-        let overrides = R::options_from_map(&map, scope)?;
-        self.set_options(group, &overrides)
+        let map: Map<'static> = [(name, value.into())].into_iter().collect();
+        let options = R::options_from_map(&map, scope)?;
+        self.set_options(group, &options)
     }
 
     /// The state of `param`, if it is in this optimizer and has taken a step.
@@ -256,36 +287,74 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
         })
     }
 
-    /// Drops every gradient (torch 2.x's `zero_grad()`, `set_to_none=True`).
-    pub fn zero_grad(&self) {
-        self.all_params().for_each(|p| p.zero_grad(true));
+    /// Fails with [`Error::GuardHeld`] when the calling thread holds a guard of one of the
+    /// optimizer's parameters: `operation` would otherwise wait for it forever (or, run on
+    /// other threads, never see it). One thread-local read when it holds none.
+    fn check_no_guard_held(&self, operation: &'static str) -> Result<()> {
+        let params = self
+            .groups
+            .iter()
+            .enumerate()
+            .flat_map(|(g, grp)| grp.params.iter().enumerate().map(move |(i, p)| (g, i, p)));
+        match held::check(params) {
+            None => Ok(()),
+            Some((group, index, guard)) => Err(Error::GuardHeld {
+                operation,
+                param: ParamRef {
+                    group,
+                    index,
+                    name: self.groups[group].params[index].name().map(str::to_string),
+                },
+                guard,
+            }),
+        }
+    }
+
+    /// Drops every gradient (torch 2.x's `zero_grad()`, `set_to_none=True`). Fails, changing
+    /// nothing, when this thread holds a guard of one of the parameters
+    /// ([`Error::GuardHeld`]).
+    pub fn zero_grad(&self) -> Result<()> {
+        self.check_no_guard_held("zero_grad")?;
+        self.all_params().for_each(|p| p.clear_grad(true));
+        Ok(())
     }
 
     /// Fills every gradient with zeros, keeping its allocation (torch's
-    /// `zero_grad(set_to_none=False)`).
-    pub fn zero_grad_in_place(&self) {
-        self.all_params().for_each(|p| p.zero_grad(false));
+    /// `zero_grad(set_to_none=False)`). Fails as [`zero_grad`](Optimizer::zero_grad) does.
+    pub fn zero_grad_in_place(&self) -> Result<()> {
+        self.check_no_guard_held("zero_grad")?;
+        self.all_params().for_each(|p| p.clear_grad(false));
+        Ok(())
     }
 
     /// Updates every parameter that has a gradient. Parameters without one are skipped and
     /// their state left as it is. An optimizer that must re-evaluate the loss (LBFGS)
-    /// returns [`Error::ClosureRequired`].
+    /// returns [`Error::ClosureRequired`]. Fails, changing nothing, when this thread holds a
+    /// guard of one of the parameters ([`Error::GuardHeld`]: drop it before stepping).
     pub fn step(&mut self) -> Result<()> {
-        <R::Driver as Driver<R>>::step(&mut self.groups, None, &self.config).map(|_| ())
+        self.check_no_guard_held("step")?;
+        let run = Run {
+            config: self.config,
+            defaults: &self.defaults,
+        };
+        <R::Driver as Driver<R>>::step(&mut self.groups, &run)
     }
 
     /// A step with a closure that recomputes the loss and the gradients and returns the
     /// loss; returns the loss (for LBFGS, that of the closure's first call). The closure
     /// may read parameter values and write gradients: the optimizer holds no lock while it
-    /// runs.
+    /// runs. Fails as [`step`](Optimizer::step) does when a guard is held.
     pub fn step_with(&mut self, mut closure: impl FnMut() -> f64) -> Result<f64> {
         self.step_with_dyn(&mut closure)
     }
 
     pub(crate) fn step_with_dyn(&mut self, closure: &mut dyn FnMut() -> f64) -> Result<f64> {
-        let loss = <R::Driver as Driver<R>>::step(&mut self.groups, Some(closure), &self.config)?;
-        // Every driver returns the loss when it is given a closure.
-        Ok(loss.unwrap_or(f64::NAN))
+        self.check_no_guard_held("step_with")?;
+        let run = Run {
+            config: self.config,
+            defaults: &self.defaults,
+        };
+        <R::Driver as Driver<R>>::step_with(&mut self.groups, closure, &run)
     }
 
     /// Whether steps may use several threads (the `rayon` feature, on by default). A
@@ -300,17 +369,16 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
         self.config.parallel
     }
 
-    /// The instruction set of elementwise passes: the best this CPU supports.
+    /// The instruction set steps run with: by default the best this CPU supports.
     pub fn isa(&self) -> Isa {
         self.config.isa
     }
 
-    /// Chooses the instruction set of elementwise passes, for benchmarks and for tests that
-    /// compare paths. An instruction set the CPU lacks is not used: the best supported one
-    /// that is no wider is. Returns the one chosen. Every path gives bit-identical results.
-    pub fn set_isa(&mut self, isa: Isa) -> Isa {
-        self.config.isa = crate::kernel::supported(isa);
-        self.config.isa
+    /// Chooses the instruction set steps run with, for benchmarks and for tests that
+    /// compare paths (every one gives bit-identical results). An [`Isa`] always names one
+    /// this CPU supports: see [`Isa::available`].
+    pub fn set_isa(&mut self, isa: Isa) {
+        self.config.isa = isa;
     }
 
     /// Checks every gradient for NaN and infinities, naming the first parameter that has

@@ -1,9 +1,9 @@
 //! The types an optimizer option can have, and how each converts to and from a state
-//! dict [`Value`].
+//! dict [`DictValue`].
 
 use std::fmt::Debug;
 
-use crate::value::Value;
+use crate::dict::DictValue;
 
 /// A type usable as an optimizer option: `f64`, `f32`, `bool`, integers, `String`,
 /// tuples of options (`betas: (f64, f64)` is a JSON list of two numbers), `Option<T>`
@@ -11,20 +11,20 @@ use crate::value::Value;
 /// small enum such as a line-search choice.
 ///
 /// ```
-/// use optim_core::{OptionValue, Value};
+/// use optim_core::{DictValue, OptionValue};
 ///
 /// #[derive(Clone, Copy, Debug, PartialEq)]
 /// enum Schedule { Constant, Cosine }
 ///
 /// impl OptionValue for Schedule {
 ///     fn expected() -> String { "\"constant\" or \"cosine\"".into() }
-///     fn to_value(&self) -> Value {
+///     fn to_value(&self) -> DictValue<'static> {
 ///         match self { Schedule::Constant => "constant".into(), Schedule::Cosine => "cosine".into() }
 ///     }
-///     fn from_value(v: &Value) -> Option<Self> {
+///     fn from_value(v: &DictValue<'_>) -> Option<Self> {
 ///         match v {
-///             Value::Str(s) if s == "constant" => Some(Schedule::Constant),
-///             Value::Str(s) if s == "cosine" => Some(Schedule::Cosine),
+///             DictValue::Str(s) if s == "constant" => Some(Schedule::Constant),
+///             DictValue::Str(s) if s == "cosine" => Some(Schedule::Cosine),
 ///             _ => None,
 ///         }
 ///     }
@@ -40,19 +40,19 @@ pub trait OptionValue: Clone + Debug + PartialEq + Send + Sync + 'static {
     /// What the option accepts, for error messages: `"a number"`, `"a list of 2 numbers"`.
     fn expected() -> String;
     /// The value as a state dict holds it.
-    fn to_value(&self) -> Value;
+    fn to_value(&self) -> DictValue<'static>;
     /// Reads the value back; `None` when it has the wrong type or range.
-    fn from_value(value: &Value) -> Option<Self>;
+    fn from_value(value: &DictValue<'_>) -> Option<Self>;
 }
 
 impl OptionValue for f64 {
     fn expected() -> String {
         "a number".into()
     }
-    fn to_value(&self) -> Value {
-        Value::Float(*self)
+    fn to_value(&self) -> DictValue<'static> {
+        DictValue::Float(*self)
     }
-    fn from_value(value: &Value) -> Option<Self> {
+    fn from_value(value: &DictValue<'_>) -> Option<Self> {
         value.as_f64()
     }
 }
@@ -61,10 +61,10 @@ impl OptionValue for f32 {
     fn expected() -> String {
         "a number".into()
     }
-    fn to_value(&self) -> Value {
-        Value::Float(*self as f64)
+    fn to_value(&self) -> DictValue<'static> {
+        DictValue::Float(*self as f64)
     }
-    fn from_value(value: &Value) -> Option<Self> {
+    fn from_value(value: &DictValue<'_>) -> Option<Self> {
         value.as_f64().map(|x| x as f32)
     }
 }
@@ -73,12 +73,12 @@ impl OptionValue for bool {
     fn expected() -> String {
         "a boolean".into()
     }
-    fn to_value(&self) -> Value {
-        Value::Bool(*self)
+    fn to_value(&self) -> DictValue<'static> {
+        DictValue::Bool(*self)
     }
-    fn from_value(value: &Value) -> Option<Self> {
+    fn from_value(value: &DictValue<'_>) -> Option<Self> {
         match value {
-            Value::Bool(b) => Some(*b),
+            DictValue::Bool(b) => Some(*b),
             _ => None,
         }
     }
@@ -88,12 +88,12 @@ impl OptionValue for String {
     fn expected() -> String {
         "a string".into()
     }
-    fn to_value(&self) -> Value {
-        Value::Str(self.clone())
+    fn to_value(&self) -> DictValue<'static> {
+        DictValue::Str(self.clone())
     }
-    fn from_value(value: &Value) -> Option<Self> {
+    fn from_value(value: &DictValue<'_>) -> Option<Self> {
         match value {
-            Value::Str(s) => Some(s.clone()),
+            DictValue::Str(s) => Some(s.clone()),
             _ => None,
         }
     }
@@ -105,10 +105,10 @@ macro_rules! unsigned_option {
             fn expected() -> String {
                 "a non-negative integer".into()
             }
-            fn to_value(&self) -> Value {
-                i64::try_from(*self).map_or(Value::Float(*self as f64), Value::Int)
+            fn to_value(&self) -> DictValue<'static> {
+                i64::try_from(*self).map_or(DictValue::Float(*self as f64), DictValue::Int)
             }
-            fn from_value(value: &Value) -> Option<Self> {
+            fn from_value(value: &DictValue<'_>) -> Option<Self> {
                 value.as_u64().and_then(|u| <$t>::try_from(u).ok())
             }
         }
@@ -122,13 +122,13 @@ macro_rules! signed_option {
             fn expected() -> String {
                 "an integer".into()
             }
-            fn to_value(&self) -> Value {
-                Value::Int(*self as i64)
+            fn to_value(&self) -> DictValue<'static> {
+                DictValue::Int(*self as i64)
             }
-            fn from_value(value: &Value) -> Option<Self> {
+            fn from_value(value: &DictValue<'_>) -> Option<Self> {
                 let i = match value {
-                    Value::Int(i) => *i,
-                    Value::Float(x) if x.fract() == 0.0 && x.abs() < 2f64.powi(62) => *x as i64,
+                    DictValue::Int(i) => *i,
+                    DictValue::Float(x) if x.fract() == 0.0 && x.abs() < 2f64.powi(62) => *x as i64,
                     _ => return None,
                 };
                 <$t>::try_from(i).ok()
@@ -142,15 +142,15 @@ impl<T: OptionValue> OptionValue for Option<T> {
     fn expected() -> String {
         format!("null or {}", T::expected())
     }
-    fn to_value(&self) -> Value {
+    fn to_value(&self) -> DictValue<'static> {
         match self {
             Some(v) => v.to_value(),
-            None => Value::Null,
+            None => DictValue::Null,
         }
     }
-    fn from_value(value: &Value) -> Option<Self> {
+    fn from_value(value: &DictValue<'_>) -> Option<Self> {
         match value {
-            Value::Null => Some(None),
+            DictValue::Null => Some(None),
             v => T::from_value(v).map(Some),
         }
     }
@@ -163,12 +163,12 @@ macro_rules! tuple_option {
                 let parts: Vec<String> = vec![$($t::expected()),*];
                 format!("a list of {} items ({})", $n, parts.join(", "))
             }
-            fn to_value(&self) -> Value {
-                Value::List(vec![$(self.$i.to_value()),*])
+            fn to_value(&self) -> DictValue<'static> {
+                DictValue::List(vec![$(self.$i.to_value()),*])
             }
-            fn from_value(value: &Value) -> Option<Self> {
+            fn from_value(value: &DictValue<'_>) -> Option<Self> {
                 match value {
-                    Value::List(items) if items.len() == $n => {
+                    DictValue::List(items) if items.len() == $n => {
                         Some(($($t::from_value(&items[$i])?,)*))
                     }
                     _ => None,
@@ -205,18 +205,21 @@ mod tests {
 
     #[test]
     fn torch_ints_read_as_floats_and_whole_floats_as_ints() {
-        assert_eq!(f64::from_value(&Value::Int(0)), Some(0.0));
-        assert_eq!(usize::from_value(&Value::Float(25.0)), Some(25));
-        assert_eq!(usize::from_value(&Value::Float(2.5)), None);
-        assert_eq!(usize::from_value(&Value::Int(-1)), None);
-        assert_eq!(u8::from_value(&Value::Int(300)), None);
+        assert_eq!(f64::from_value(&DictValue::Int(0)), Some(0.0));
+        assert_eq!(usize::from_value(&DictValue::Float(25.0)), Some(25));
+        assert_eq!(usize::from_value(&DictValue::Float(2.5)), None);
+        assert_eq!(usize::from_value(&DictValue::Int(-1)), None);
+        assert_eq!(u8::from_value(&DictValue::Int(300)), None);
     }
 
     #[test]
     fn wrong_types_are_refused() {
-        assert_eq!(f64::from_value(&Value::Str("0.1".into())), None);
-        assert_eq!(bool::from_value(&Value::Int(1)), None);
-        assert_eq!(<(f64, f64)>::from_value(&Value::List(vec![Value::Float(0.9)])), None);
+        assert_eq!(f64::from_value(&DictValue::Str("0.1".into())), None);
+        assert_eq!(bool::from_value(&DictValue::Int(1)), None);
+        assert_eq!(
+            <(f64, f64)>::from_value(&DictValue::List(vec![DictValue::Float(0.9)])),
+            None
+        );
         assert_eq!(<(f64, f64)>::expected(), "a list of 2 items (a number, a number)");
     }
 }

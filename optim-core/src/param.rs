@@ -9,8 +9,16 @@
 //! The value and the gradient each sit behind their own lock, so that a thread may hold
 //! the value for reading while it sets the gradient. A step takes each lock once, briefly,
 //! and holds none while it calls a closure: a closure may read values and write gradients
-//! freely. The one rule: do not hold a guard from [`Param::value`] or [`Param::grad`]
-//! across a call to `step` on the same thread (the step would wait for it forever).
+//! freely.
+//!
+//! A guard ([`ValueGuard`], [`GradGuard`], ...) holds its lock until it is dropped, usually
+//! at the end of its scope. A step that needs a parameter this thread still holds a guard
+//! of would wait for itself forever; instead it returns [`Error::GuardHeld`] naming the
+//! parameter and the guard (each thread keeps a small record of the guards it holds, read
+//! only when a lock is found taken). Calling one of `Param`'s own methods while holding a
+//! conflicting guard of the same parameter panics with the same explanation, as
+//! `RefCell::borrow_mut` does on a second borrow. A guard held by *another* thread is
+//! waited for, as any lock.
 //!
 //! Invariants, kept by construction: the value's shape never changes, it is always in
 //! standard (row-major, contiguous) layout, and a gradient, when present, has the value's
@@ -20,12 +28,13 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
 
 use ndarray::{ArrayD, ArrayRef, ArrayRefD, Dimension, IxDyn};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, GuardKind, Result};
 use crate::float::Float;
+use crate::held::{self, Held, Slot};
 
 /// The identity of a parameter: unique for the life of the process, shared by all clones
 /// of one [`Param`].
@@ -98,14 +107,32 @@ impl<A: Float> fmt::Debug for Param<A> {
     }
 }
 
-fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    // A panic while a guard was held cannot leave an array half-formed in a way that
-    // breaks its invariants (its shape is fixed), so a poisoned lock is still usable.
-    lock.read().unwrap_or_else(PoisonError::into_inner)
+// A panic while a guard was held cannot leave an array half-formed in a way that breaks
+// its invariants (its shape is fixed), so a poisoned lock is still usable.
+
+/// Takes `lock` for reading: at once when it is free; when it is taken, by waiting, unless
+/// this thread holds a guard of it (`Err` names that guard: waiting would never end).
+fn read<T>(lock: &RwLock<T>, id: ParamId, slot: Slot) -> Result<RwLockReadGuard<'_, T>, GuardKind> {
+    match lock.try_read() {
+        Ok(guard) => Ok(guard),
+        Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+        Err(TryLockError::WouldBlock) => match held::find(id, slot) {
+            Some(kind) => Err(kind),
+            None => Ok(lock.read().unwrap_or_else(PoisonError::into_inner)),
+        },
+    }
 }
 
-fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(PoisonError::into_inner)
+/// As [`read`], for writing.
+fn write<T>(lock: &RwLock<T>, id: ParamId, slot: Slot) -> Result<RwLockWriteGuard<'_, T>, GuardKind> {
+    match lock.try_write() {
+        Ok(guard) => Ok(guard),
+        Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+        Err(TryLockError::WouldBlock) => match held::find(id, slot) {
+            Some(kind) => Err(kind),
+            None => Ok(lock.write().unwrap_or_else(PoisonError::into_inner)),
+        },
+    }
 }
 
 fn standard<A: Float, D: Dimension>(array: ndarray::Array<A, D>) -> ArrayD<A> {
@@ -177,62 +204,118 @@ impl<A: Float> Param<A> {
         self.inner.shape.iter().product()
     }
 
-    /// Whether both handles refer to the same parameter (the same as `==`).
-    pub fn same(&self, other: &Param<A>) -> bool {
-        self == other
+    /// Takes a lock for one of this parameter's own methods; a conflicting guard held by
+    /// this thread is a panic, as a second `RefCell` borrow is (see the module docs).
+    fn own<G>(&self, lock: Result<G, GuardKind>, method: &str) -> G {
+        lock.unwrap_or_else(|held| {
+            let name = self.inner.name.as_deref().map(|n| format!(" \"{n}\"")).unwrap_or_default();
+            panic!(
+                "Param::{method} on parameter{name} while this thread holds its {held} guard: drop the guard first (a guard lives to the end of its scope)"
+            )
+        })
     }
 
-    /// Reads the value. The guard dereferences to the array.
-    pub fn value(&self) -> ValueRef<'_, A> {
-        ValueRef(read(&self.inner.value))
+    fn read_value(&self) -> Result<RwLockReadGuard<'_, ArrayD<A>>, GuardKind> {
+        read(&self.inner.value, self.inner.id, Slot::Value)
+    }
+
+    fn write_value(&self) -> Result<RwLockWriteGuard<'_, ArrayD<A>>, GuardKind> {
+        write(&self.inner.value, self.inner.id, Slot::Value)
+    }
+
+    fn read_grad(&self) -> Result<RwLockReadGuard<'_, Option<ArrayD<A>>>, GuardKind> {
+        read(&self.inner.grad, self.inner.id, Slot::Grad)
+    }
+
+    fn write_grad(&self) -> Result<RwLockWriteGuard<'_, Option<ArrayD<A>>>, GuardKind> {
+        write(&self.inner.grad, self.inner.id, Slot::Grad)
+    }
+
+    /// Reads the value. The guard dereferences to the array; drop it before stepping.
+    ///
+    /// # Panics
+    /// If this thread holds this parameter's [`value_mut`](Param::value_mut) guard.
+    pub fn value(&self) -> ValueGuard<'_, A> {
+        let lock = self.own(self.read_value(), "value");
+        ValueGuard {
+            lock,
+            _held: Held::new(self.inner.id, GuardKind::Value),
+        }
     }
 
     /// Writes the value in place. The guard dereferences to an [`ArrayRefD`], which allows
     /// changing elements but not the shape.
-    pub fn value_mut(&self) -> ValueMut<'_, A> {
-        ValueMut(write(&self.inner.value))
+    ///
+    /// # Panics
+    /// If this thread holds a guard of this parameter's value.
+    pub fn value_mut(&self) -> ValueGuardMut<'_, A> {
+        let lock = self.own(self.write_value(), "value_mut");
+        ValueGuardMut {
+            lock,
+            _held: Held::new(self.inner.id, GuardKind::ValueMut),
+        }
     }
 
     /// A copy of the value.
     pub fn to_array(&self) -> ArrayD<A> {
-        self.value().to_owned()
+        self.own(self.read_value(), "to_array").clone()
     }
 
     /// Replaces the value with an array of the same shape.
+    ///
+    /// # Panics
+    /// If this thread holds a guard of this parameter's value.
     pub fn set_value<D: Dimension>(&self, value: ndarray::Array<A, D>) -> Result<()> {
         self.check_shape("value", value.shape())?;
-        let mut slot = write(&self.inner.value);
+        let mut slot = self.own(self.write_value(), "set_value");
         *slot = standard(value);
         self.inner.value_data.store(slot.as_mut_ptr(), Ordering::Relaxed);
         Ok(())
     }
 
     /// Reads the gradient, if there is one. The guard dereferences to the array.
-    pub fn grad(&self) -> Option<GradRef<'_, A>> {
-        let guard = read(&self.inner.grad);
-        guard.is_some().then_some(GradRef(guard))
+    ///
+    /// # Panics
+    /// If this thread holds this parameter's [`grad_mut`](Param::grad_mut) guard.
+    pub fn grad(&self) -> Option<GradGuard<'_, A>> {
+        let lock = self.own(self.read_grad(), "grad");
+        lock.is_some().then(|| GradGuard {
+            lock,
+            _held: Held::new(self.inner.id, GuardKind::Grad),
+        })
     }
 
     /// Writes the gradient in place, if there is one (its shape cannot change).
-    pub fn grad_mut(&self) -> Option<GradMut<'_, A>> {
-        let guard = write(&self.inner.grad);
-        guard.is_some().then_some(GradMut(guard))
+    ///
+    /// # Panics
+    /// If this thread holds a guard of this parameter's gradient.
+    pub fn grad_mut(&self) -> Option<GradGuardMut<'_, A>> {
+        let lock = self.own(self.write_grad(), "grad_mut");
+        lock.is_some().then(|| GradGuardMut {
+            lock,
+            _held: Held::new(self.inner.id, GuardKind::GradMut),
+        })
     }
 
     /// Whether the parameter has a gradient.
     pub fn has_grad(&self) -> bool {
-        read(&self.inner.grad).is_some()
+        self.own(self.read_grad(), "has_grad").is_some()
     }
 
     /// A copy of the gradient, if there is one.
     pub fn grad_array(&self) -> Option<ArrayD<A>> {
-        read(&self.inner.grad).clone()
+        self.own(self.read_grad(), "grad_array").clone()
     }
 
     /// Sets the gradient, which must have the value's shape.
+    ///
+    /// # Panics
+    /// If this thread holds a guard of this parameter's gradient (as every method that
+    /// writes the gradient).
     pub fn set_grad<D: Dimension>(&self, grad: ndarray::Array<A, D>) -> Result<()> {
         self.check_shape("gradient", grad.shape())?;
-        self.store_grad(&mut write(&self.inner.grad), Some(standard(grad)));
+        let mut slot = self.own(self.write_grad(), "set_grad");
+        self.store_grad(&mut slot, Some(standard(grad)));
         Ok(())
     }
 
@@ -247,13 +330,13 @@ impl<A: Float> Param<A> {
                 found: vec![grad.len()],
             });
         }
-        let mut slot = write(&self.inner.grad);
-        match slot.as_mut().and_then(|g| g.as_slice_mut()) {
-            Some(existing) => existing.copy_from_slice(grad),
+        let mut slot = self.own(self.write_grad(), "set_grad_from_slice");
+        match slot.as_mut() {
+            Some(existing) => as_slice_mut(existing).copy_from_slice(grad),
             None => {
-                let array = ArrayD::from_shape_vec(IxDyn(self.shape()), grad.to_vec());
-                // The length was checked against the shape above.
-                self.store_grad(&mut slot, array.ok());
+                let array = ArrayD::from_shape_vec(IxDyn(self.shape()), grad.to_vec())
+                    .expect("the slice's length was checked against the shape");
+                self.store_grad(&mut slot, Some(array));
             }
         }
         Ok(())
@@ -263,7 +346,7 @@ impl<A: Float> Param<A> {
     /// does to a leaf's `.grad`).
     pub fn accumulate_grad<D: Dimension>(&self, grad: &ArrayRef<A, D>) -> Result<()> {
         self.check_shape("gradient", grad.shape())?;
-        let mut slot = write(&self.inner.grad);
+        let mut slot = self.own(self.write_grad(), "accumulate_grad");
         match slot.as_mut() {
             Some(existing) => {
                 let grad = grad.view().into_dyn();
@@ -276,7 +359,7 @@ impl<A: Float> Param<A> {
 
     /// Removes the gradient and returns it.
     pub fn take_grad(&self) -> Option<ArrayD<A>> {
-        let mut slot = write(&self.inner.grad);
+        let mut slot = self.own(self.write_grad(), "take_grad");
         let grad = slot.take();
         self.store_grad(&mut slot, None);
         grad
@@ -284,8 +367,11 @@ impl<A: Float> Param<A> {
 
     /// Clears the gradient: drops it (`set_to_none`, torch 2.x's default) or fills it with
     /// zeros, keeping its allocation.
+    ///
+    /// # Panics
+    /// If this thread holds a guard of this parameter's gradient.
     pub fn zero_grad(&self, set_to_none: bool) {
-        let mut slot = write(&self.inner.grad);
+        let mut slot = self.own(self.write_grad(), "zero_grad");
         if set_to_none {
             self.store_grad(&mut slot, None);
         } else if let Some(g) = slot.as_mut() {
@@ -302,14 +388,14 @@ impl<A: Float> Param<A> {
     }
 
     /// Starts loading the value's and the gradient's first elements into cache (see
-    /// [`kernel::prefetch`](crate::kernel::prefetch)): no lock, no effect but speed.
+    /// [`isa::prefetch`](crate::isa::prefetch)): no lock, no effect but speed.
     #[inline(always)]
     pub(crate) fn prefetch(&self) {
         let n = self.numel();
-        crate::kernel::prefetch(self.inner.value_data.load(Ordering::Relaxed).cast_const(), n);
+        crate::isa::prefetch(self.inner.value_data.load(Ordering::Relaxed).cast_const(), n);
         let grad = self.inner.grad_data.load(Ordering::Relaxed);
         if !grad.is_null() {
-            crate::kernel::prefetch(grad.cast_const(), n);
+            crate::isa::prefetch(grad.cast_const(), n);
         }
     }
 
@@ -326,81 +412,151 @@ impl<A: Float> Param<A> {
         }
     }
 
+    // The locks an optimizer takes. It has checked beforehand that the calling thread holds
+    // no guard of its parameters (`held::check`), and steps may run on other threads (whose
+    // records say nothing about the caller's guards), so these simply wait.
+
     /// Locks the value for writing and the gradient for reading, in that order (the one
-    /// order every step uses). Returns `None` when there is no gradient.
+    /// order every step uses). `None` when there is no gradient.
     pub(crate) fn lock_for_update(&self) -> Option<UpdateGuards<'_, A>> {
-        let value = write(&self.inner.value);
-        let grad = read(&self.inner.grad);
-        grad.is_some().then_some((value, grad))
+        let value = self.inner.value.write().unwrap_or_else(PoisonError::into_inner);
+        let grad = self.inner.grad.read().unwrap_or_else(PoisonError::into_inner);
+        grad.is_some().then_some(UpdateGuards { value, grad })
     }
 
-    /// Reads the gradient lock directly (for gathering flat gradients).
+    /// Reads the gradient lock (for gathering flat gradients).
     pub(crate) fn grad_lock(&self) -> RwLockReadGuard<'_, Option<ArrayD<A>>> {
-        read(&self.inner.grad)
+        self.inner.grad.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Writes the value lock directly (for scattering flat parameters).
+    /// Reads the value lock (for copying flat parameters).
+    pub(crate) fn value_read_lock(&self) -> RwLockReadGuard<'_, ArrayD<A>> {
+        self.inner.value.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes the value lock (for scattering flat parameters).
     pub(crate) fn value_lock(&self) -> RwLockWriteGuard<'_, ArrayD<A>> {
-        write(&self.inner.value)
+        self.inner.value.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Clears the gradient for an optimizer (see the locks above).
+    pub(crate) fn clear_grad(&self, set_to_none: bool) {
+        let mut slot = self.inner.grad.write().unwrap_or_else(PoisonError::into_inner);
+        if set_to_none {
+            self.store_grad(&mut slot, None);
+        } else if let Some(g) = slot.as_mut() {
+            g.fill(A::zero());
+        }
     }
 }
 
-/// The value (for writing) and the gradient (for reading) of one parameter, locked for an update.
-pub(crate) type UpdateGuards<'a, A> = (RwLockWriteGuard<'a, ArrayD<A>>, RwLockReadGuard<'a, Option<ArrayD<A>>>);
+/// The elements of an array the crate keeps in standard layout (values, gradients and
+/// state tensors): the layout is an invariant, so its slice always exists.
+pub(crate) fn as_slice<A>(array: &ArrayD<A>) -> &[A] {
+    array
+        .as_slice()
+        .expect("parameters, gradients and state tensors are kept in standard layout")
+}
 
-/// Read access to a parameter's value; dereferences to the array.
-pub struct ValueRef<'a, A>(RwLockReadGuard<'a, ArrayD<A>>);
+/// As [`as_slice`], mutable.
+pub(crate) fn as_slice_mut<A>(array: &mut ArrayD<A>) -> &mut [A] {
+    array
+        .as_slice_mut()
+        .expect("parameters, gradients and state tensors are kept in standard layout")
+}
 
-impl<A> Deref for ValueRef<'_, A> {
+/// The value (for writing) and the gradient (present, for reading) of one parameter,
+/// locked for an update.
+pub(crate) struct UpdateGuards<'a, A> {
+    value: RwLockWriteGuard<'a, ArrayD<A>>,
+    grad: RwLockReadGuard<'a, Option<ArrayD<A>>>,
+}
+
+impl<A> UpdateGuards<'_, A> {
+    /// The value's and the gradient's elements, row-major.
+    pub(crate) fn slices(&mut self) -> (&mut [A], &[A]) {
+        let grad = self
+            .grad
+            .as_ref()
+            .expect("UpdateGuards is built only over a present gradient");
+        (as_slice_mut(&mut self.value), as_slice(grad))
+    }
+}
+
+/// Read access to a parameter's value; dereferences to the array. Holds the value's lock
+/// until dropped.
+pub struct ValueGuard<'a, A> {
+    lock: RwLockReadGuard<'a, ArrayD<A>>,
+    _held: Held,
+}
+
+impl<A> Deref for ValueGuard<'_, A> {
     type Target = ArrayD<A>;
     fn deref(&self) -> &ArrayD<A> {
-        &self.0
+        &self.lock
     }
 }
 
 /// Write access to a parameter's value; dereferences to an [`ArrayRefD`] (elements can
-/// change, the shape cannot).
-pub struct ValueMut<'a, A>(RwLockWriteGuard<'a, ArrayD<A>>);
+/// change, the shape cannot). Holds the value's lock until dropped.
+pub struct ValueGuardMut<'a, A> {
+    lock: RwLockWriteGuard<'a, ArrayD<A>>,
+    _held: Held,
+}
 
-impl<A> Deref for ValueMut<'_, A> {
+impl<A> Deref for ValueGuardMut<'_, A> {
     type Target = ArrayRefD<A>;
     fn deref(&self) -> &ArrayRefD<A> {
-        &self.0
+        &self.lock
     }
 }
 
-impl<A> DerefMut for ValueMut<'_, A> {
+impl<A> DerefMut for ValueGuardMut<'_, A> {
     fn deref_mut(&mut self) -> &mut ArrayRefD<A> {
-        &mut self.0
+        &mut self.lock
     }
 }
 
-/// Read access to a parameter's gradient; dereferences to the array.
-pub struct GradRef<'a, A>(RwLockReadGuard<'a, Option<ArrayD<A>>>);
+/// Read access to a parameter's gradient; dereferences to the array. Holds the gradient's
+/// lock until dropped.
+pub struct GradGuard<'a, A> {
+    lock: RwLockReadGuard<'a, Option<ArrayD<A>>>,
+    _held: Held,
+}
 
-impl<A> Deref for GradRef<'_, A> {
+impl<A> Deref for GradGuard<'_, A> {
     type Target = ArrayD<A>;
     fn deref(&self) -> &ArrayD<A> {
         // Built only by `Param::grad` after checking that the gradient is present; the
-        // guard keeps anyone from removing it meanwhile.
-        self.0.as_ref().expect("GradRef is built only over a present gradient")
+        // lock keeps anyone from removing it meanwhile.
+        self.lock
+            .as_ref()
+            .expect("GradGuard is built only over a present gradient")
     }
 }
 
-/// Write access to a parameter's gradient; dereferences to an [`ArrayRefD`].
-pub struct GradMut<'a, A>(RwLockWriteGuard<'a, Option<ArrayD<A>>>);
+/// Write access to a parameter's gradient; dereferences to an [`ArrayRefD`]. Holds the
+/// gradient's lock until dropped.
+pub struct GradGuardMut<'a, A> {
+    lock: RwLockWriteGuard<'a, Option<ArrayD<A>>>,
+    _held: Held,
+}
 
-impl<A> Deref for GradMut<'_, A> {
+impl<A> Deref for GradGuardMut<'_, A> {
     type Target = ArrayRefD<A>;
     fn deref(&self) -> &ArrayRefD<A> {
-        // As for `GradRef`: checked present at construction, held under the lock.
-        self.0.as_ref().expect("GradMut is built only over a present gradient")
+        // As for `GradGuard`: checked present at construction, held under the lock.
+        self.lock
+            .as_ref()
+            .expect("GradGuardMut is built only over a present gradient")
     }
 }
 
-impl<A> DerefMut for GradMut<'_, A> {
+impl<A> DerefMut for GradGuardMut<'_, A> {
     fn deref_mut(&mut self) -> &mut ArrayRefD<A> {
-        self.0.as_mut().expect("GradMut is built only over a present gradient")
+        self.lock
+            .as_mut()
+            .expect("GradGuardMut is built only over a present gradient")
     }
 }
 

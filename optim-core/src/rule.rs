@@ -18,18 +18,33 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::hyper::Hyperparameters;
 use crate::problem::Problem;
-use crate::state::State;
+use crate::state::{ShapeCtx, State};
 
 /// A complete update rule: hyperparameters, a per-parameter state, and a driver that runs
 /// the update in one of the three forms. Implemented by `#[derive(Optimizer)]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an optimizer rule",
+    label = "not a rule",
+    note = "derive it with #[derive(Optimizer)] and #[optimizer(state = .., update = ..)]; if it has one, fix the errors reported at its #[optimizer] attribute first"
+)]
 pub trait Rule: Hyperparameters {
     /// The per-parameter state (for a [`ClosureRule`], the one global state, which torch
     /// keeps under parameter 0).
     type State<A: Float>: State<A>;
-    /// How steps run: [`ElementwiseDriver`](crate::drive::ElementwiseDriver),
-    /// [`PerTensorDriver`](crate::drive::PerTensorDriver) or
-    /// [`ClosureDriver`](crate::drive::ClosureDriver).
+    /// How steps run: the driver of the update form `#[optimizer(update = ..)]` names.
     type Driver: crate::drive::Driver<Self>;
+
+    /// Whether state is created for every parameter of the constructor's groups when the
+    /// optimizer is built (`#[optimizer(eager_state)]`, torch's Adagrad), rather than at a
+    /// parameter's first step with a gradient.
+    const EAGER_STATE: bool = false;
+
+    /// Checks a parameter's shape where it enters the optimizer (constructor and
+    /// `add_param_group`): `#[optimizer(param_check(..))]`. `Err` is the message.
+    fn check_param(shape: &[usize]) -> Result<(), String> {
+        let _ = shape;
+        Ok(())
+    }
 }
 
 /// An update written for one element at a time, run as one fused pass.
@@ -47,6 +62,16 @@ pub trait Rule: Hyperparameters {
 pub trait Elementwise: Rule {
     /// The scalars computed once per parameter and step.
     type Scalars<A: Float>: Copy + Send + Sync;
+
+    /// The state of a parameter of `ctx.shape` when it is created (see
+    /// [`Rule::EAGER_STATE`]): by default [`State::init`] (zeros). Override it when the state
+    /// starts from the options: `self` is the parameter's group's hyperparameters, `defaults`
+    /// the optimizer's (torch's Adagrad fills `sum` from the constructor's
+    /// `initial_accumulator_value`, Rprop its `step_size` from the group's `lr`).
+    fn init_state<A: Float>(&self, defaults: &Self::Options, ctx: &ShapeCtx<'_>) -> Self::State<A> {
+        let _ = defaults;
+        State::init(ctx)
+    }
 
     /// Runs before the pass over a parameter of this `shape`: updates scalar state,
     /// returns the scalars.
@@ -69,6 +94,12 @@ pub trait Elementwise: Rule {
     note = "implement `PerTensor` for `{Self}` (its `update` function), or choose another `update` form"
 )]
 pub trait PerTensor: Rule {
+    /// The state of a parameter when it is created: as [`Elementwise::init_state`].
+    fn init_state<A: Float>(&self, defaults: &Self::Options, ctx: &ShapeCtx<'_>) -> Self::State<A> {
+        let _ = defaults;
+        State::init(ctx)
+    }
+
     /// Updates one parameter in place.
     fn update<A: Float>(&self, param: ArrayViewMutD<'_, A>, grad: ArrayViewD<'_, A>, state: &mut Self::State<A>);
 }

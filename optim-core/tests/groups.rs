@@ -3,7 +3,7 @@
 mod support;
 
 use optim_core::ndarray::array;
-use optim_core::{Error, Param, ParamGroup, Scope, Value};
+use optim_core::{DictValue, Error, Param, ParamGroup, Scope};
 use support::*;
 
 #[test]
@@ -17,8 +17,8 @@ fn required_option_may_be_absent_from_defaults_when_every_group_sets_it() {
         MomentumOptions::new(),
     )
     .expect("every group sets lr");
-    assert_eq!(opt.options(0).expect("group 0").lr, 0.1);
-    assert_eq!(opt.options(1).expect("group 1").lr, 0.2);
+    assert_eq!(opt.hyperparameters(0).expect("group 0").lr, 0.1);
+    assert_eq!(opt.hyperparameters(1).expect("group 1").lr, 0.2);
     assert_eq!(opt.defaults().lr, None, "the default stays absent");
 }
 
@@ -52,9 +52,9 @@ fn a_group_takes_what_it_does_not_set_from_the_defaults() {
         MomentumOptions::new().lr(0.01).momentum(0.9),
     )
     .expect("valid");
-    let g1 = opt.options(1).expect("group 1");
+    let g1 = opt.hyperparameters(1).expect("group 1");
     assert_eq!((g1.lr, g1.momentum, g1.nesterov), (0.01, 0.5, false));
-    assert_eq!(opt.options(0).expect("group 0").momentum, 0.9);
+    assert_eq!(opt.hyperparameters(0).expect("group 0").momentum, 0.9);
 }
 
 #[test]
@@ -67,25 +67,26 @@ fn options_change_per_group_while_training_typed_and_by_name() {
     .expect("valid");
     train(&mut opt, 0, 2);
     opt.set_options(0, &MomentumOptions::new().lr(0.05)).expect("valid lr");
-    opt.update_options(1, |o| o.momentum = 0.5).expect("valid momentum");
+    opt.update_hyperparameters(1, |o| o.momentum = 0.5)
+        .expect("valid momentum");
     opt.set_option(1, "lr", 0.01).expect("by name");
-    assert_eq!(opt.options(0).expect("g0").lr, 0.05);
-    assert_eq!(opt.option(1, "lr").expect("by name"), Value::Float(0.01));
-    assert_eq!(opt.option(1, "momentum").expect("by name"), Value::Float(0.5));
-    assert_eq!(opt.options(0).expect("g0").momentum, 0.0, "group 0 untouched");
+    assert_eq!(opt.hyperparameters(0).expect("g0").lr, 0.05);
+    assert_eq!(opt.option(1, "lr").expect("by name"), DictValue::Float(0.01));
+    assert_eq!(opt.option(1, "momentum").expect("by name"), DictValue::Float(0.5));
+    assert_eq!(opt.hyperparameters(0).expect("g0").momentum, 0.0, "group 0 untouched");
 }
 
 #[test]
 fn invalid_runtime_changes_are_rejected_and_change_nothing() {
     let (a, _) = two_params();
     let mut opt = Momentum::new([a], MomentumOptions::new().lr(0.1)).expect("valid");
-    let before = opt.options(0).expect("g0").clone();
+    let before = opt.hyperparameters(0).expect("g0").clone();
     let err = opt
         .set_options(0, &MomentumOptions::new().lr(-1.0))
         .expect_err("negative lr");
     assert_eq!(err.to_string(), "group 0: invalid learning rate: -1");
     let err = opt
-        .update_options(0, |o| o.nesterov = true)
+        .update_hyperparameters(0, |o| o.nesterov = true)
         .expect_err("nesterov without momentum");
     assert_eq!(err.to_string(), "group 0: nesterov momentum requires a momentum");
     let err = opt.set_option(0, "lr", "fast").expect_err("wrong type");
@@ -102,7 +103,7 @@ fn invalid_runtime_changes_are_rejected_and_change_nothing() {
     assert!(err.to_string().contains("momentum has no option `lrr`"), "{err}");
     let err = opt.option(3, "lr").expect_err("no such group");
     assert_eq!(err, Error::NoSuchGroup { group: 3, groups: 1 });
-    assert_eq!(opt.options(0).expect("g0"), &before);
+    assert_eq!(opt.hyperparameters(0).expect("g0"), &before);
 }
 
 #[test]
@@ -113,7 +114,7 @@ fn add_param_group_works_after_steps_and_uses_the_defaults() {
     opt.set_options(0, &MomentumOptions::new().lr(0.5)).expect("valid");
     opt.add_param_group(ParamGroup::new([b.clone()]).options(MomentumOptions::new().momentum(0.0)))
         .expect("new group");
-    let g1 = opt.options(1).expect("group 1");
+    let g1 = opt.hyperparameters(1).expect("group 1");
     assert_eq!((g1.lr, g1.momentum), (0.1, 0.0), "defaults, not group 0's current lr");
     train(&mut opt, 3, 1);
     assert_eq!(opt.state(&a).expect("stepped").step, 4);

@@ -6,7 +6,7 @@ mod support;
 use std::path::PathBuf;
 
 use optim_core::ndarray::array;
-use optim_core::{Error, Map, Param, ParamGroup, StateDict, Tensor, Value};
+use optim_core::{DictTensor, DictValue, Error, Map, Param, ParamGroup, StateDict};
 use support::*;
 
 fn momentum_opt() -> (optim_core::Optimizer<Momentum, f64>, Param<f64>, Param<f64>, Param<f64>) {
@@ -27,7 +27,7 @@ fn momentum_opt() -> (optim_core::Optimizer<Momentum, f64>, Param<f64>, Param<f6
 fn state_dict_packs_as_torch_does() {
     let (mut opt, ..) = momentum_opt();
     train(&mut opt, 0, 2);
-    let sd = opt.state_dict();
+    let sd = opt.state_dict().into_owned();
     assert_eq!((sd.kind.as_deref(), sd.version), (Some("momentum"), Some(1)));
     assert_eq!(sd.param_groups.len(), 2);
     assert_eq!(sd.param_groups[0].params, [0, 1]);
@@ -36,7 +36,7 @@ fn state_dict_packs_as_torch_does() {
         sd.param_groups[1].options.keys().collect::<Vec<_>>(),
         ["lr", "momentum", "weight_decay", "nesterov"]
     );
-    assert_eq!(sd.param_groups[1].options.get("lr"), Some(&Value::Float(0.5)));
+    assert_eq!(sd.param_groups[1].options.get("lr"), Some(&DictValue::Float(0.5)));
     assert_eq!(sd.state.keys().copied().collect::<Vec<_>>(), [0, 1, 2]);
     assert_eq!(sd.state[&0].keys().collect::<Vec<_>>(), ["step", "momentum_buffer"]);
     assert_eq!(
@@ -44,7 +44,7 @@ fn state_dict_packs_as_torch_does() {
         ["step"],
         "no buffer without momentum"
     );
-    let Some(Value::Tensor(t)) = sd.state[&0].get("momentum_buffer") else {
+    let Some(DictValue::Tensor(t)) = sd.state[&0].get("momentum_buffer") else {
         panic!("tensor")
     };
     assert_eq!(t.shape(), [2, 2]);
@@ -120,7 +120,7 @@ fn torch_state_dicts_from_the_fixtures_read_and_write_back_unchanged() {
 fn a_torch_style_dict_loads_by_position() {
     let (mut opt, ..) = momentum_opt();
     train(&mut opt, 0, 3);
-    let mut sd = opt.state_dict();
+    let mut sd = opt.state_dict().into_owned();
     sd.kind = None;
     sd.version = None;
     let (mut fresh, ..) = momentum_opt();
@@ -196,8 +196,8 @@ fn state_is_cast_to_the_parameters_dtype() {
         .clone()
         .expect("buffer");
     assert_eq!(buf, array![0.1f32, 0.2].into_dyn());
-    let sd32 = o32.state_dict();
-    let Some(Value::Tensor(t)) = sd32.state[&0].get("momentum_buffer") else {
+    let sd32 = o32.state_dict().into_owned();
+    let Some(DictValue::Tensor(t)) = sd32.state[&0].get("momentum_buffer") else {
         panic!("tensor")
     };
     assert_eq!(t.dtype(), optim_core::DType::F32);
@@ -213,7 +213,7 @@ fn state_is_cast_to_the_parameters_dtype() {
 fn load_fails(mutate: impl FnOnce(&mut StateDict), check: impl FnOnce(&Error)) {
     let (mut opt, ..) = momentum_opt();
     train(&mut opt, 0, 2);
-    let mut sd = opt.state_dict();
+    let mut sd = opt.state_dict().into_owned();
     mutate(&mut sd);
     train(&mut opt, 2, 1);
     let before = snapshot(&opt);
@@ -287,7 +287,7 @@ fn load_rejects_a_group_of_the_wrong_size() {
 fn load_rejects_a_state_tensor_of_the_wrong_shape_even_in_the_last_entry() {
     load_fails(
         |sd| {
-            let t = Tensor::from_slice(&[2, 2], &[0.0f64; 4]).expect("fits");
+            let t = DictTensor::owned(&[2, 2], &[0.0f64; 4]).expect("fits");
             // Parameter 1 has shape [3]; the failure comes after parameter 0 was read fine.
             sd.state.get_mut(&1).expect("state").insert("momentum_buffer", t);
         },
@@ -372,7 +372,7 @@ fn load_rejects_values_of_the_wrong_type() {
         |e| {
             assert_eq!(
                 e.to_string(),
-                "group 0: option `nesterov` must be a boolean, found a number (1)"
+                "group 0: option `nesterov` must be a boolean, found a number (1.0)"
             )
         },
     );
@@ -402,14 +402,18 @@ fn load_rejects_invalid_and_unknown_options() {
 #[test]
 fn saved_options_replace_the_current_ones_and_missing_ones_come_from_defaults() {
     let (mut opt, ..) = momentum_opt();
-    let mut sd = opt.state_dict();
+    let mut sd = opt.state_dict().into_owned();
     sd.param_groups[0].options.insert("lr", 0.7);
     sd.param_groups[1].options.remove("weight_decay");
     opt.set_options(1, &MomentumOptions::new().weight_decay(0.3))
         .expect("valid");
     opt.load_state_dict(&sd).expect("loads");
-    assert_eq!(opt.options(0).expect("g0").lr, 0.7);
-    assert_eq!(opt.options(1).expect("g1").weight_decay, 0.0, "from the defaults");
+    assert_eq!(opt.hyperparameters(0).expect("g0").lr, 0.7);
+    assert_eq!(
+        opt.hyperparameters(1).expect("g1").weight_decay,
+        0.0,
+        "from the defaults"
+    );
 }
 
 #[test]
@@ -417,15 +421,26 @@ fn broken_json_is_an_error_not_a_panic() {
     let (mut opt, ..) = momentum_opt();
     train(&mut opt, 0, 1);
     let json = opt.state_dict().to_json();
-    for text in [
-        &json[..json.len() / 2],
-        "{",
-        "[]",
-        "{\"state\": {}, \"param_groups\": [], \"x\": 1}",
-        "{\"state\": {\"a\": {}}, \"param_groups\": []}",
-    ] {
+    // Text that is not JSON is a JSON error, with serde_json's error as its source...
+    for text in [&json[..json.len() / 2], "{"] {
         let err = StateDict::from_json(text).expect_err(text);
         assert!(matches!(err, Error::Json { .. }), "{err}");
+        assert!(std::error::Error::source(&err).is_some());
+    }
+    // ...and JSON that is not a state dict is a format error naming what is wrong.
+    for (text, needle) in [
+        ("[]", "a state dict is a map"),
+        ("{\"state\": {}, \"param_groups\": [], \"x\": 1}", "unexpected key `x`"),
+        (
+            "{\"state\": {\"a\": {}}, \"param_groups\": []}",
+            "not a parameter index",
+        ),
+    ] {
+        let err = StateDict::from_json(text).expect_err(text);
+        assert!(
+            matches!(err, Error::Format { .. }) && err.to_string().contains(needle),
+            "{err}"
+        );
     }
 }
 
@@ -442,7 +457,7 @@ fn named_parameters_are_matched_by_name() {
     };
     let (mut saved, ps) = make([0, 1]);
     train(&mut saved, 0, 2);
-    let sd = saved.state_dict();
+    let sd = saved.state_dict().into_owned();
     assert_eq!(
         sd.param_groups[0].param_names.as_deref(),
         Some(&["w".to_string(), "b".to_string()][..])
@@ -468,12 +483,12 @@ fn name_mismatches_are_all_reported_at_once() {
     ];
     let mut opt = Momentum::new(ps.clone(), MomentumOptions::new().lr(0.1).momentum(0.9)).expect("valid");
     train(&mut opt, 0, 1);
-    let mut sd = opt.state_dict();
+    let mut sd = opt.state_dict().into_owned();
     let names = sd.param_groups[0].param_names.as_mut().expect("named");
     names[1] = "bias".into();
     sd.state.get_mut(&2).expect("c").insert(
         "momentum_buffer",
-        Tensor::from_slice(&[2], &[0.0f64, 0.0]).expect("fits"),
+        DictTensor::owned(&[2], &[0.0f64, 0.0]).expect("fits"),
     );
     let before = snapshot(&opt);
     let err = opt.load_state_dict(&sd).expect_err("mismatch");
@@ -504,9 +519,9 @@ fn closure_rule_state_lives_under_parameter_zero_as_a_flat_vector() {
         vx.iter().chain(vy.iter()).map(|t| t * t).sum::<f64>()
     };
     opt.step_with(&mut closure).expect("step");
-    let sd = opt.state_dict();
+    let sd = opt.state_dict().into_owned();
     assert_eq!(sd.state.keys().copied().collect::<Vec<_>>(), [0]);
-    let Some(Value::Tensor(d)) = sd.state[&0].get("d") else {
+    let Some(DictValue::Tensor(d)) = sd.state[&0].get("d") else {
         panic!("d")
     };
     assert_eq!(d.shape(), [3], "one flat vector over both parameters");
@@ -525,7 +540,7 @@ fn closure_rule_state_lives_under_parameter_zero_as_a_flat_vector() {
 #[test]
 fn options_can_be_read_from_a_torch_style_map() {
     let mut m = Map::new();
-    m.insert("lr", Value::Int(1));
+    m.insert("lr", DictValue::Int(1));
     m.insert("nesterov", false);
     let o =
         <Momentum as optim_core::Hyperparameters>::options_from_map(&m, optim_core::Scope::Group(0)).expect("valid");
@@ -536,7 +551,7 @@ fn options_can_be_read_from_a_torch_style_map() {
 fn names_and_indices_of_different_lengths_are_a_format_error() {
     let p = Param::named("w", array![1.0f64]);
     let mut opt = Momentum::new([p], MomentumOptions::new().lr(0.1)).expect("valid");
-    let mut sd = opt.state_dict();
+    let mut sd = opt.state_dict().into_owned();
     sd.param_groups[0].param_names = Some(vec!["w".into(), "extra".into()]);
     let err = opt.load_state_dict(&sd).expect_err("lengths differ");
     assert_eq!(
@@ -566,15 +581,17 @@ fn checkpoint_files_save_and_load_and_io_errors_name_the_path() {
 fn torch_run_flags_are_ignored_in_torch_dicts_only() {
     let (mut opt, ..) = momentum_opt();
     train(&mut opt, 0, 2);
-    let mut sd = opt.state_dict();
+    let mut sd = opt.state_dict().into_owned();
     for group in &mut sd.param_groups {
-        for flag in optim_core::TORCH_GROUP_FLAGS {
-            group.options.insert(*flag, Value::Null);
+        for flag in ["foreach", "fused", "capturable", "differentiable", "initial_lr"] {
+            // torch's run flags, ignored in dicts torch wrote
+
+            group.options.insert(flag, DictValue::Null);
         }
         group.options.insert("foreach", false);
         group.options.insert("initial_lr", 0.1);
     }
-    let before = opt.state_dict();
+    let before = opt.state_dict().into_owned();
     let err = opt
         .load_state_dict(&sd)
         .expect_err("our own dicts have no such options");

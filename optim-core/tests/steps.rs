@@ -108,10 +108,10 @@ fn zero_grad_drops_or_zeroes_in_place() {
     set_grad(&a, 0);
     set_grad(&b, 0);
     let ptr = a.grad().expect("set").as_ptr();
-    opt.zero_grad_in_place();
+    opt.zero_grad_in_place().expect("no guard held");
     assert_eq!(a.grad().expect("kept").as_ptr(), ptr, "allocation kept");
     assert!(a.grad().expect("kept").iter().all(|&x| x == 0.0));
-    opt.zero_grad();
+    opt.zero_grad().expect("no guard held");
     assert!(!a.has_grad() && !b.has_grad());
 }
 
@@ -219,8 +219,8 @@ fn any_optimizer_fits_behind_the_dyn_trait() {
             set_grad(&p, 0);
         }
         opt.step().expect("step");
-        opt.zero_grad();
-        let sd = opt.state_dict();
+        opt.zero_grad().expect("no guard held");
+        let sd = opt.state_dict().into_owned();
         opt.load_state_dict(&sd).expect("own state dict loads");
     }
     assert_eq!(opts[0].kind(), "momentum");

@@ -6,12 +6,15 @@ use syn::{Attribute, Data, DeriveInput, Fields, GenericArgument, Ident, PathArgu
 use crate::attr::{self, ContainerAttrs, FieldAttrs, StateFieldAttrs};
 use crate::ctxt::Ctxt;
 
-/// A struct under `#[derive(Optimizer)]`.
+/// A struct under `#[derive(Optimizer)]`: options as named fields, or a *variant*, a tuple
+/// struct wrapping another optimizer (`struct AdamW(Adam);`) with its own defaults.
 pub struct Hyper<'a> {
     pub ident: &'a Ident,
     pub vis: &'a Visibility,
     pub attrs: ContainerAttrs,
     pub fields: Vec<HyperField<'a>>,
+    /// A variant's base optimizer (the one field's type).
+    pub base: Option<&'a Type>,
     pub generics: &'a syn::Generics,
 }
 
@@ -85,9 +88,14 @@ fn named_fields<'a>(cx: &Ctxt, input: &'a DeriveInput, derive: &str) -> Option<&
         Data::Struct(s) => match &s.fields {
             Fields::Named(named) => Some(named),
             Fields::Unnamed(_) => {
+                let hint = if derive == "Optimizer" {
+                    " (a tuple struct wrapping one optimizer is a variant of it, declared with its `defaults(..)`: `#[optimizer(defaults(weight_decay = 1e-2))] struct AdamW(Adam);`)"
+                } else {
+                    ""
+                };
                 cx.error_spanned_by(
                     &input.ident,
-                    format!("#[derive({derive})] needs a struct with named fields, not a tuple struct"),
+                    format!("#[derive({derive})] needs a struct with named fields, not a tuple struct{hint}"),
                 );
                 None
             }
@@ -125,6 +133,28 @@ impl<'a> Hyper<'a> {
     /// Reads a `#[derive(Optimizer)]` input; `None` when it is not a struct with named fields.
     pub fn from_input(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
         let attrs = attr::container(cx, &input.attrs);
+        if let Data::Struct(syn::DataStruct {
+            fields: Fields::Unnamed(unnamed),
+            ..
+        }) = &input.data
+            && attrs.defaults_key.is_some()
+        {
+            if unnamed.unnamed.len() != 1 {
+                cx.error_spanned_by(
+                    unnamed,
+                    "a tuple struct under #[derive(Optimizer)] is a variant of one optimizer and wraps it alone: `struct AdamW(Adam);`",
+                );
+                return None;
+            }
+            return Some(Hyper {
+                ident: &input.ident,
+                vis: &input.vis,
+                attrs,
+                fields: Vec::new(),
+                base: Some(&unnamed.unnamed[0].ty),
+                generics: &input.generics,
+            });
+        }
         let named = named_fields(cx, input, "Optimizer")?;
         let fields = named
             .named
@@ -143,6 +173,7 @@ impl<'a> Hyper<'a> {
             vis: &input.vis,
             attrs,
             fields,
+            base: None,
             generics: &input.generics,
         })
     }
@@ -158,7 +189,9 @@ impl<'a> StateStruct<'a> {
             .iter()
             .filter_map(|f| {
                 let attrs = attr::state_field(cx, &f.attrs);
-                let tensor = if attrs.flatten.is_some() {
+                // A tensor with its own `shape` rule is not the parameter's shape: it is packed
+                // but not part of the elementwise view.
+                let tensor = if attrs.flatten.is_some() || attrs.shape.is_some() {
                     TensorKind::Other
                 } else {
                     tensor_kind(&f.ty, elem)

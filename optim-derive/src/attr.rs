@@ -50,6 +50,16 @@ pub struct ContainerAttrs {
     pub update_given: bool,
     /// `crate = path`: where the generated code finds the library (default `optimizers`).
     pub krate: Option<Path>,
+    /// `defaults(name = value, ..)`: a variant's own defaults for options of its base (a
+    /// variant is a tuple struct wrapping its base: `struct AdamW(Adam);`).
+    pub defaults: Vec<(Ident, Expr)>,
+    /// The `defaults` key itself, for errors.
+    pub defaults_key: Option<Ident>,
+    /// `eager_state`: state is created for every parameter of the constructor's groups when
+    /// the optimizer is built (torch's Adagrad), not at a parameter's first gradient.
+    pub eager_state: Option<Ident>,
+    /// `param_check(expr, "message", args..)`: a requirement on every parameter's `shape`.
+    pub param_checks: Vec<Check>,
 }
 
 /// `#[hyper(..)]` on a field.
@@ -59,6 +69,10 @@ pub struct FieldAttrs {
     pub default: Option<Expr>,
     pub checks: Vec<Check>,
     pub rename: Option<LitStr>,
+    /// `range = a..b` or `range(a..b, "message", args..)` (its `expr` is the range).
+    pub range: Option<(Check, Ident)>,
+    /// `finite` or `finite("message", args..)` (its `expr` is unused: `true`).
+    pub finite: Option<(Check, Ident)>,
 }
 
 /// `#[state(..)]` on a field of a state struct.
@@ -67,6 +81,9 @@ pub struct StateFieldAttrs {
     pub rename: Option<LitStr>,
     pub skip: Option<Ident>,
     pub flatten: Option<Ident>,
+    /// `shape = path`: a tensor not shaped like its parameter, whose shape is
+    /// `path(parameter_shape)` (`None`: absent for that parameter).
+    pub shape: Option<Expr>,
 }
 
 /// Sets `slot` once; a second time is an error at the key.
@@ -114,6 +131,43 @@ fn parse_check(meta: &ParseNestedMeta) -> syn::Result<Check> {
         return Err(content.error("expected `check(expression)` or `check(expression, \"message\", arguments..)`"));
     }
     Ok(Check { expr, message, args })
+}
+
+/// A key's identifier (for errors that point at it).
+fn key_ident(meta: &ParseNestedMeta, fallback: &str) -> Ident {
+    meta.path
+        .get_ident()
+        .cloned()
+        .unwrap_or_else(|| Ident::new(fallback, Span::call_site()))
+}
+
+/// Parses a bare key (`finite`) or `key("message", args..)`: a check whose condition the
+/// key implies.
+fn parse_message_only(meta: &ParseNestedMeta) -> syn::Result<Check> {
+    let mut check = Check {
+        expr: syn::parse_quote!(true),
+        message: None,
+        args: Vec::new(),
+    };
+    if !meta.input.peek(syn::token::Paren) {
+        return Ok(check);
+    }
+    let content;
+    syn::parenthesized!(content in meta.input);
+    if !content.is_empty() {
+        check.message = Some(content.parse::<LitStr>()?);
+    }
+    while content.peek(syn::Token![,]) {
+        content.parse::<syn::Token![,]>()?;
+        if content.is_empty() {
+            break;
+        }
+        check.args.push(content.parse::<Expr>()?);
+    }
+    if !content.is_empty() {
+        return Err(content.error("expected `finite` or `finite(\"message\", arguments..)`"));
+    }
+    Ok(check)
 }
 
 /// Runs `parse` over every attribute named `name`, recording errors in `cx`.
@@ -185,11 +239,35 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
                 let path = parse_crate(&meta)?;
                 set_once(cx, &meta, &mut out.krate, path);
             }
+            "defaults" => {
+                let key_ident = key_ident(&meta, "defaults");
+                if out.defaults_key.is_some() {
+                    cx.error_spanned_by(&meta.path, "duplicate `defaults`");
+                }
+                out.defaults_key = Some(key_ident);
+                meta.parse_nested_meta(|inner| {
+                    let Some(name) = inner.path.get_ident().cloned() else {
+                        return Err(inner.error("expected an option name: `defaults(weight_decay = 1e-2)`"));
+                    };
+                    let value: Expr = inner.value()?.parse()?;
+                    if out.defaults.iter().any(|(n, _)| *n == name) {
+                        cx.error_spanned_by(&name, format!("duplicate default for `{name}`"));
+                    } else {
+                        out.defaults.push((name, value));
+                    }
+                    Ok(())
+                })?;
+            }
+            "eager_state" => {
+                let ident = key_ident(&meta, "eager_state");
+                set_once(cx, &meta, &mut out.eager_state, ident);
+            }
+            "param_check" => out.param_checks.push(parse_check(&meta)?),
             _ => {
                 cx.error_spanned_by(
                     &meta.path,
                     format!(
-                        "unknown key `{key}` in #[optimizer(..)]: expected `state`, `update`, `kind`, `options`, `version`, `check` or `crate`"
+                        "unknown key `{key}` in #[optimizer(..)]: expected `state`, `update`, `kind`, `options`, `version`, `check`, `param_check`, `eager_state`, `defaults` or `crate`"
                     ),
                 );
                 skip_value(&meta)?;
@@ -223,10 +301,22 @@ pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                 set_once(cx, &meta, &mut out.rename, lit);
             }
             "check" => out.checks.push(parse_check(&meta)?),
+            "range" => {
+                let check = parse_check(&meta)?;
+                let ident = key_ident(&meta, "range");
+                set_once(cx, &meta, &mut out.range, (check, ident));
+            }
+            "finite" => {
+                let check = parse_message_only(&meta)?;
+                let ident = key_ident(&meta, "finite");
+                set_once(cx, &meta, &mut out.finite, (check, ident));
+            }
             _ => {
                 cx.error_spanned_by(
                     &meta.path,
-                    format!("unknown key `{key}` in #[hyper(..)]: expected `required`, `default`, `check` or `rename`"),
+                    format!(
+                        "unknown key `{key}` in #[hyper(..)]: expected `required`, `default`, `range`, `finite`, `check` or `rename`"
+                    ),
                 );
                 skip_value(&meta)?;
             }
@@ -294,10 +384,14 @@ pub fn state_field(cx: &Ctxt, attrs: &[Attribute]) -> StateFieldAttrs {
                     .unwrap_or_else(|| Ident::new("flatten", Span::call_site()));
                 set_once(cx, &meta, &mut out.flatten, ident);
             }
+            "shape" => {
+                let expr: Expr = meta.value()?.parse()?;
+                set_once(cx, &meta, &mut out.shape, expr);
+            }
             _ => {
                 cx.error_spanned_by(
                     &meta.path,
-                    format!("unknown key `{key}` in #[state(..)]: expected `rename`, `skip` or `flatten`"),
+                    format!("unknown key `{key}` in #[state(..)]: expected `rename`, `skip`, `flatten` or `shape`"),
                 );
                 skip_value(&meta)?;
             }

@@ -28,7 +28,23 @@ pub fn hyper(cx: &Ctxt, h: &Hyper) {
         Some(span) => cx.syn_error(syn::Error::new(span, message)),
         None => cx.error_spanned_by(h.ident, message),
     };
-    if h.attrs.state.is_none() && !h.attrs.state_given {
+    if h.base.is_some() {
+        variant(cx, h);
+    } else if let Some(key) = &h.attrs.defaults_key {
+        cx.error_spanned_by(
+            key,
+            "`defaults(..)` sets the defaults of a variant (`struct AdamW(Adam);`); an optimizer with fields gives each its own #[hyper(default = ..)]",
+        );
+    }
+    for c in &h.attrs.param_checks {
+        if idents::mentioned(c.expr.to_token_stream(), &["shape".to_string()]).is_empty() {
+            cx.error_spanned_by(
+                &c.expr,
+                "a `param_check` tests the parameter's `shape` (a `&[usize]`): `param_check(shape.len() == 2)`",
+            );
+        }
+    }
+    if h.attrs.state.is_none() && !h.attrs.state_given && h.base.is_none() {
         at_attr(
             "missing `state`: declare the per-parameter state with #[optimizer(state = MyState)] (a struct with #[derive(State)]), or `state = ()` for a rule without state",
         );
@@ -60,6 +76,15 @@ pub fn hyper(cx: &Ctxt, h: &Hyper) {
                     f.ident
                 ),
             );
+        }
+        if let Some((range, _)) = &a.range {
+            match &range.expr {
+                syn::Expr::Range(r) if r.start.is_some() || r.end.is_some() => {}
+                other => cx.error_spanned_by(
+                    other,
+                    "`range` takes a range with at least one bound: `range = 0.0..1.0`, `range = 0.0..`, `range = ..=1.0`",
+                ),
+            }
         }
         if a.required.is_none() && a.default.is_none() && !f.is_option() {
             cx.error_spanned_by(
@@ -110,10 +135,40 @@ pub fn hyper(cx: &Ctxt, h: &Hyper) {
     }
 }
 
+/// Checks what only a variant (`struct AdamW(Adam);`) may and may not say.
+fn variant(cx: &Ctxt, h: &Hyper) {
+    let a = &h.attrs;
+    if let Some((_, span)) = &a.state {
+        cx.syn_error(syn::Error::new(
+            *span,
+            "a variant has the state of the optimizer it wraps: remove `state`",
+        ));
+    }
+    if let Some(eager) = &a.eager_state {
+        cx.error_spanned_by(
+            eager,
+            "a variant creates state as the optimizer it wraps does: remove `eager_state`",
+        );
+    }
+    if let Some(c) = a.param_checks.first() {
+        cx.error_spanned_by(
+            &c.expr,
+            "a variant takes the parameters the optimizer it wraps takes: remove `param_check`",
+        );
+    }
+}
+
+/// Whether a state struct's generics are the one element type (or none) the expansion
+/// supports.
+pub fn state_generics_ok(s: &StateStruct) -> bool {
+    let g = s.generics;
+    g.lifetimes().next().is_none() && g.const_params().next().is_none() && g.type_params().count() <= 1
+}
+
 /// Checks a `#[derive(State)]` input.
 pub fn state(cx: &Ctxt, s: &StateStruct) {
     let g = s.generics;
-    if g.lifetimes().next().is_some() || g.const_params().next().is_some() || g.type_params().count() > 1 {
+    if !state_generics_ok(s) {
         cx.error_spanned_by(
             g,
             "#[derive(State)] supports one type parameter, the element type (`struct MyState<A> { exp_avg: ArrayD<A> }`)",
@@ -130,6 +185,20 @@ pub fn state(cx: &Ctxt, s: &StateStruct) {
                 flatten,
                 "a `flatten`ed field saves the entries its type names, so it cannot be renamed or skipped",
             );
+        }
+        if let Some(shape) = &f.attrs.shape {
+            if f.attrs.skip.is_some() || f.attrs.flatten.is_some() {
+                cx.error_spanned_by(
+                    shape,
+                    "a `shape` tensor is saved as one entry: it cannot be `skip`ped or `flatten`ed",
+                );
+            }
+            if crate::ast::option_inner(f.ty).is_none() {
+                cx.error_spanned_by(
+                    f.ty,
+                    "a tensor with a `shape` rule exists only for some parameters: make it an `Option<ArrayD<A>>` (its rule returns `None` where it is absent)",
+                );
+            }
         }
         if f.attrs.skip.is_some() || f.attrs.flatten.is_some() {
             continue;

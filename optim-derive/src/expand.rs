@@ -8,9 +8,9 @@
 //! - `impl Rule for Lion`: the state type and the driver of the chosen update form;
 //! - `Lion::new(params, options)` and `Lion::with_groups(groups, options)`.
 //!
-//! Every path is absolute through `::optimizers::__private` (or `crate = path`'s
-//! `__private`), so the user's imports do not matter, and every generated item is
-//! documented and lint-clean.
+//! Every path is absolute through `::optimizers::__private_0_1` (or that module of the
+//! crate named by `crate = path`), so the user's imports do not matter, and every
+//! generated item is documented and lint-clean.
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -21,12 +21,13 @@ use crate::ast::{Hyper, HyperField};
 use crate::attr::{Check, StateSpec, UpdateForm};
 use crate::idents;
 
-/// The path every generated item goes through: `::optimizers::__private`, or the
-/// `__private` module of the crate named by `crate = path`.
+/// The path every generated item goes through: `::optimizers::__private_0_1`, or the
+/// module of that name in the crate named by `crate = path`. The name carries the version,
+/// so that a derive and a library of different versions fail to compile together.
 pub fn root(krate: &Option<syn::Path>) -> TokenStream {
     match krate {
-        Some(path) => quote!(#path::__private),
-        None => quote!(::optimizers::__private),
+        Some(path) => quote!(#path::__private_0_1),
+        None => quote!(::optimizers::__private_0_1),
     }
 }
 
@@ -39,10 +40,19 @@ pub fn optimizer(h: &Hyper, valid: bool) -> TokenStream {
         // about generics says all there is to say.
         return TokenStream::new();
     }
+    if let Some(base) = h.base {
+        return crate::expand_variant::variant(h, base, valid);
+    }
     let options = options_struct(h);
     let hyper = hyperparameters_impl(h, valid);
-    let rule = rule_impl(h, valid);
-    let ctors = constructors(h);
+    // Without a state type there is no `Rule` to implement: any guess would make the
+    // author's update impl mismatch it and rustc suggest changing their state to `()`.
+    // Left out, the one further error is `Rule`'s own message pointing back here.
+    let (rule, ctors) = if h.attrs.state.is_none() {
+        (TokenStream::new(), TokenStream::new())
+    } else {
+        (rule_impl(h, valid), constructors(h))
+    };
     quote! {
         #options
         #hyper
@@ -51,14 +61,14 @@ pub fn optimizer(h: &Hyper, valid: bool) -> TokenStream {
     }
 }
 
-fn options_ident(h: &Hyper) -> Ident {
+pub(crate) fn options_ident(h: &Hyper) -> Ident {
     h.attrs
         .options
         .clone()
         .unwrap_or_else(|| format_ident!("{}Options", h.ident))
 }
 
-fn kind(h: &Hyper) -> String {
+pub(crate) fn kind(h: &Hyper) -> String {
     h.attrs
         .kind
         .as_ref()
@@ -239,10 +249,10 @@ fn hyperparameters_impl(h: &Hyper, valid: bool) -> TokenStream {
             fn validate_present(options: &#options, scope: #root::Scope) -> #root::Result<()> {
                 #validate_present
             }
-            fn to_map(&self) -> #root::Map {
+            fn to_map(&self) -> #root::Map<'static> {
                 #to_map
             }
-            fn options_from_map(map: &#root::Map, scope: #root::Scope) -> #root::Result<#options> {
+            fn options_from_map(map: &#root::Map<'_>, scope: #root::Scope) -> #root::Result<#options> {
                 #from_map
             }
         }
@@ -326,7 +336,7 @@ fn expr_text(check: &Check) -> String {
 }
 
 /// `return Err(..)` for a failed check on option `f` (or on several options when `f` is None).
-fn check_failure(root: &TokenStream, check: &Check, f: Option<&HyperField>) -> TokenStream {
+pub(crate) fn check_failure(root: &TokenStream, check: &Check, f: Option<&HyperField>) -> TokenStream {
     let text = expr_text(check);
     let expr = &check.expr;
     // Typed first, so that a check that is not a `bool` is reported as such at the check.
@@ -366,18 +376,124 @@ fn check_failure(root: &TokenStream, check: &Check, f: Option<&HyperField>) -> T
     }
 }
 
+/// Every rule on one option, in the order they run: its `finite`, its `range`, then its
+/// `check`s.
+fn field_rules<'f>(f: &'f HyperField<'f>) -> impl Iterator<Item = FieldRule<'f>> {
+    let finite = f.attrs.finite.iter().map(|(c, _)| FieldRule::Finite(c));
+    let range = f.attrs.range.iter().map(|(c, _)| FieldRule::Range(c));
+    finite.chain(range).chain(f.attrs.checks.iter().map(FieldRule::Check))
+}
+
+/// One rule on an option.
+#[derive(Clone, Copy)]
+enum FieldRule<'a> {
+    Check(&'a Check),
+    Range(&'a Check),
+    Finite(&'a Check),
+}
+
+impl<'a> FieldRule<'a> {
+    fn check(self) -> &'a Check {
+        match self {
+            FieldRule::Check(c) | FieldRule::Range(c) | FieldRule::Finite(c) => c,
+        }
+    }
+
+    fn failure(self, root: &TokenStream, f: &HyperField) -> TokenStream {
+        match self {
+            FieldRule::Check(c) => check_failure(root, c, Some(f)),
+            FieldRule::Range(c) | FieldRule::Finite(c) => {
+                bound_failure(root, c, f, matches!(self, FieldRule::Range(_)))
+            }
+        }
+    }
+}
+
+/// `return Err(..)` for an option with a number outside its `range` (or not `finite`).
+fn bound_failure(root: &TokenStream, check: &Check, f: &HyperField, is_range: bool) -> TokenStream {
+    let (name, key) = (f.ident, f.key());
+    let (cond, desc) = match (&check.expr, is_range) {
+        (syn::Expr::Range(r), true) => range_condition(r),
+        _ => (quote!(x.is_finite()), "finite".to_string()),
+    };
+    let message = match &check.message {
+        Some(m) => {
+            let args = &check.args;
+            let named: Vec<String> = idents::captured(&m.value(), &["index".to_string(), "value".to_string()]);
+            let index = named
+                .iter()
+                .any(|n| n == "index")
+                .then(|| quote!(, index = __index.unwrap_or(0)));
+            let value = named.iter().any(|n| n == "value").then(|| quote!(, value = __value));
+            quote!(::std::format!(#m #(, #args)* #index #value))
+        }
+        None => {
+            let fmt = format!(
+                "invalid {key}{{}}: {{}} (must be {})",
+                desc.replace('{', "{{").replace('}', "}}")
+            );
+            quote! {
+                ::std::format!(
+                    #fmt,
+                    __index.map(|i| ::std::format!("[{i}]")).unwrap_or_default(),
+                    __value,
+                )
+            }
+        }
+    };
+    let span = check.expr.span();
+    let numbers = quote_spanned!(span=> #root::Numbers::first_outside(&#name, &|x: f64| #cond));
+    quote! {
+        if let ::core::option::Option::Some((__index, __value)) = #numbers {
+            return ::core::result::Result::Err(#root::Error::InvalidOption { scope, option: #key, message: #message });
+        }
+    }
+}
+
+/// The condition on `x: f64` of a `range`, and its description for messages. Every bound
+/// is converted with `as f64`, so integer options take integer bounds; a range also
+/// requires a finite number (NaN and infinities are never in range).
+fn range_condition(r: &syn::ExprRange) -> (TokenStream, String) {
+    let text = |e: &syn::Expr| crate::render::render(e.to_token_stream());
+    let closed = matches!(r.limits, syn::RangeLimits::Closed(_));
+    let mut cond = quote!(x.is_finite());
+    if let Some(start) = &r.start {
+        cond = quote!(#cond && x >= (#start) as f64);
+    }
+    if let Some(end) = &r.end {
+        cond = if closed {
+            quote!(#cond && x <= (#end) as f64)
+        } else {
+            quote!(#cond && x < (#end) as f64)
+        };
+    }
+    let desc = match (&r.start, &r.end) {
+        (Some(s), Some(e)) => format!(
+            "finite and in [{}, {}{}",
+            text(s),
+            text(e),
+            if closed { "]" } else { ")" }
+        ),
+        (Some(s), None) => format!("finite and at least {}", text(s)),
+        (None, Some(e)) if closed => format!("finite and at most {}", text(e)),
+        (None, Some(e)) => format!("finite and less than {}", text(e)),
+        (None, None) => "finite".to_string(),
+    };
+    (cond, desc)
+}
+
 fn validate_body(h: &Hyper) -> TokenStream {
     let names: Vec<String> = h.fields.iter().map(|f| f.ident.to_string()).collect();
     let field_checks = h.fields.iter().flat_map(|f| {
         let names = &names;
-        f.attrs.checks.iter().map(move |c| {
+        field_rules(f).map(move |rule| {
             // The option itself is always bound: the default message names its value.
-            let mut uses = check_uses(c, names);
+            let mut uses = check_uses(rule.check(), names);
             if !uses.iter().any(|n| f.ident == n.as_str()) {
                 uses.push(f.ident.to_string());
             }
             let binds = bind(h, &uses, true);
-            let fail = check_failure(&root(&h.attrs.krate), c, Some(f));
+            let fail = rule.failure(&root(&h.attrs.krate), f);
             quote!({ #binds #fail })
         })
     });
@@ -400,16 +516,19 @@ fn validate_present_body(h: &Hyper) -> TokenStream {
     let field_checks = h
         .fields
         .iter()
-        .flat_map(|f| f.attrs.checks.iter().map(move |c| (c, Some(f))));
-    let all = field_checks.chain(h.attrs.checks.iter().map(|c| (c, None)));
-    let checks = all.map(|(c, f)| {
-        let mut uses = check_uses(c, &names);
+        .flat_map(|f| field_rules(f).map(move |rule| (rule, Some(f))));
+    let all = field_checks.chain(h.attrs.checks.iter().map(|c| (FieldRule::Check(c), None)));
+    let checks = all.map(|(rule, f)| {
+        let mut uses = check_uses(rule.check(), &names);
         if let Some(f) = f.filter(|f| !uses.iter().any(|n| f.ident == n.as_str())) {
             uses.push(f.ident.to_string());
         }
         let idents: Vec<Ident> = uses.iter().map(|n| format_ident!("{}", n)).collect();
         let binds = bind(h, &uses, false);
-        let fail = check_failure(&root(&h.attrs.krate), c, f);
+        let fail = match f {
+            Some(f) => rule.failure(&root(&h.attrs.krate), f),
+            None => check_failure(&root(&h.attrs.krate), rule.check(), None),
+        };
         quote! {
             if let (#(::core::option::Option::Some(#idents),)*) = (#(&options.#idents,)*) {
                 #binds
@@ -449,6 +568,35 @@ fn rule_impl(h: &Hyper, valid: bool) -> TokenStream {
         }
         _ => quote!(#root::FallbackDriver),
     };
+    let eager = h.attrs.eager_state.is_some();
+    let param_checks = h.attrs.param_checks.iter().map(|c| {
+        let expr = &c.expr;
+        let args = &c.args;
+        let message = match &c.message {
+            Some(m) => quote!(::std::format!(#m #(, #args)*)),
+            None => {
+                let fmt = format!(
+                    "its shape {{shape:?}} must satisfy `{}`",
+                    expr_text(c).replace('{', "{{").replace('}', "}}")
+                );
+                quote!(::std::format!(#fmt))
+            }
+        };
+        let cond = quote_spanned!(expr.span()=> { let holds: bool = #expr; !holds });
+        quote! {
+            if #cond {
+                return ::core::result::Result::Err(#message);
+            }
+        }
+    });
+    let check_param = (!h.attrs.param_checks.is_empty() && valid).then(|| {
+        quote! {
+            fn check_param(shape: &[usize]) -> ::core::result::Result<(), ::std::string::String> {
+                #(#param_checks)*
+                ::core::result::Result::Ok(())
+            }
+        }
+    });
     // rustc reports a form trait left unimplemented at the derive, whatever the spans; the
     // trait's `on_unimplemented` message names the `update` key and the fix.
     quote! {
@@ -456,11 +604,13 @@ fn rule_impl(h: &Hyper, valid: bool) -> TokenStream {
         impl #root::Rule for #ident {
             type State<A: #root::Float> = #state;
             type Driver = #driver;
+            const EAGER_STATE: bool = #eager;
+            #check_param
         }
     }
 }
 
-fn constructors(h: &Hyper) -> TokenStream {
+pub(crate) fn constructors(h: &Hyper) -> TokenStream {
     let root = root(&h.attrs.krate);
     let (ident, vis) = (h.ident, h.vis);
     let options = options_ident(h);

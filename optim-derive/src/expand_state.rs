@@ -56,6 +56,8 @@ pub fn state(s: &StateStruct) -> TokenStream {
             quote!(#name: ::core::default::Default::default(),)
         } else if f.attrs.flatten.is_some() {
             quote!(#name: <#ty as #root::StateEntries<#a>>::init(ctx),)
+        } else if let Some(shape) = &f.attrs.shape {
+            quote!(#name: #root::init_shaped::<#a>(#shape(ctx.shape)),)
         } else {
             let field_trait = quote_spanned!(ty.span()=> <#ty as #root::StateField<#a>>);
             quote!(#name: #field_trait::init(ctx),)
@@ -80,6 +82,11 @@ pub fn state(s: &StateStruct) -> TokenStream {
             quote!(#name: ::core::default::Default::default(),)
         } else if f.attrs.flatten.is_some() {
             quote!(#name: <#ty as #root::StateEntries<#a>>::unpack(entry, ctx)?,)
+        } else if let Some(shape) = &f.attrs.shape {
+            quote! {
+                #name: #root::unpack_shaped::<#a>(entry.get(#key), #shape(ctx.shape), ctx.shape)
+                    .map_err(|error| #root::StateError { key: ::std::string::String::from(#key), error })?,
+            }
         } else {
             // As init and pack: through `<T as StateField<A>>` at the type's span, so that an
             // unsupported field type is reported once.
@@ -156,12 +163,12 @@ pub fn state(s: &StateStruct) -> TokenStream {
             fn init(ctx: &#root::ShapeCtx<'_>) -> Self {
                 Self { #(#init)* }
             }
-            fn pack(&self) -> #root::Map {
+            fn pack(&self) -> #root::Map<'_> {
                 let mut entry = #root::Map::new();
                 #(#pack)*
                 entry
             }
-            fn unpack(entry: &#root::Map, ctx: &#root::ShapeCtx<'_>) -> ::core::result::Result<Self, #root::StateError> {
+            fn unpack(entry: &#root::Map<'_>, ctx: &#root::ShapeCtx<'_>) -> ::core::result::Result<Self, #root::StateError> {
                 #root::check_state_keys(entry, &<Self as #root::State<#a>>::keys())?;
                 ::core::result::Result::Ok(Self { #(#unpack)* })
             }
@@ -225,7 +232,7 @@ fn elementwise_view(
     });
     let lefts = names.iter().map(|n| format_ident!("{}_left", n));
     let rights = names.iter().map(|n| format_ident!("{}_right", n));
-    let for_each_body = fused_loops(tensors, elem);
+    let for_each_body = fused_loops(&root, tensors, elem);
     let names2 = names.clone();
 
     quote! {
@@ -258,16 +265,32 @@ fn elementwise_view(
     }
 }
 
-/// One loop per combination of present optional tensors. Zipped slices stop at the
-/// shortest, so a tensor of the wrong length cannot index out of bounds.
-fn fused_loops(tensors: &[&StateFieldDef], elem: &Ident) -> TokenStream {
+/// One loop per combination of present optional tensors, after checking that every slice
+/// has the parameter's length (a shorter one would leave part of the parameter silently
+/// without its update: the zipped loop stops at the shortest).
+fn fused_loops(root: &TokenStream, tensors: &[&StateFieldDef], elem: &Ident) -> TokenStream {
     let names: Vec<&Ident> = tensors.iter().map(|f| f.ident).collect();
     let optional: Vec<&Ident> = tensors
         .iter()
         .filter(|f| f.tensor == TensorKind::OptionalTensor)
         .map(|f| f.ident)
         .collect();
-    let destructure = quote!(let Self { #(#names),* } = self;);
+    let checks = tensors.iter().map(|f| {
+        let (name, key) = (f.ident, f.key());
+        match f.tensor {
+            TensorKind::OptionalTensor => quote! {
+                if let ::core::option::Option::Some(s) = &#name {
+                    #root::check_pass_len(#key, s.len(), param.len());
+                }
+            },
+            _ => quote!(#root::check_pass_len(#key, #name.len(), param.len());),
+        }
+    });
+    let destructure = quote! {
+        let Self { #(#names),* } = self;
+        ::core::assert_eq!(grad.len(), param.len(), "a gradient has its parameter's element count");
+        #(#checks)*
+    };
 
     // The loop for one combination: `present[i]` says whether optional tensor i is there.
     let one_loop = |present: &[bool]| {

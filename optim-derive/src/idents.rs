@@ -83,3 +83,60 @@ mod tests {
         assert_eq!(captured("{betas:?} and {{momentum}} {lrx}", &names()), ["betas"]);
     }
 }
+
+/// The free variables of an expression: identifiers that start with a lowercase letter or
+/// `_`, are not keywords, not a field or method (after `.`), not a function or macro name
+/// (before `(` or `!`) and not a path segment (around `::`). For a variant's checks, whose
+/// options the derive cannot see: each is bound to the option of that name (an unknown one
+/// is then rustc's "no field" error at the check).
+pub fn free_variables(tokens: TokenStream) -> Vec<String> {
+    const KEYWORDS: &[&str] = &[
+        "true", "false", "as", "in", "if", "else", "match", "let", "self", "super", "crate", "move", "mut", "ref",
+        "return", "for", "while", "loop", "break", "continue", "fn", "where", "impl", "dyn",
+    ];
+    let mut found = Vec::new();
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    for (i, tt) in tokens.iter().enumerate() {
+        match tt {
+            TokenTree::Ident(ident) => {
+                let s = ident.to_string();
+                let after = |c: char| matches!(tokens.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == c);
+                let before_dot =
+                    i > 0 && matches!(&tokens[i - 1], TokenTree::Punct(p) if p.as_char() == '.' || p.as_char() == ':');
+                let call = matches!(tokens.get(i + 1), Some(TokenTree::Group(g)) if g.delimiter() == proc_macro2::Delimiter::Parenthesis);
+                let lower = s.starts_with(|c: char| c.is_lowercase() || c == '_');
+                if lower
+                    && !KEYWORDS.contains(&s.as_str())
+                    && !before_dot
+                    && !call
+                    && !after('!')
+                    && !after(':')
+                    && !found.contains(&s)
+                {
+                    found.push(s);
+                }
+            }
+            TokenTree::Group(g) => {
+                for s in free_variables(g.stream()) {
+                    if !found.contains(&s) {
+                        found.push(s);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod free_variable_tests {
+    use super::free_variables;
+    use quote::quote;
+
+    #[test]
+    fn finds_variables_but_not_calls_fields_paths_or_keywords() {
+        let tokens = quote!(decoupled && f(x.lr) && y.is_finite() && core::f64::consts::PI > z && !w && true);
+        assert_eq!(free_variables(tokens), ["decoupled", "x", "y", "z", "w"]);
+    }
+}

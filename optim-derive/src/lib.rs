@@ -17,7 +17,9 @@ mod attr;
 mod check;
 mod ctxt;
 mod expand;
+mod expand_option;
 mod expand_state;
+mod expand_variant;
 mod idents;
 mod render;
 
@@ -54,10 +56,18 @@ pub fn derive_state(input: TokenStream) -> TokenStream {
         return errors(cx);
     };
     check::state(&cx, &state);
-    match cx.check() {
-        Ok(()) => expand_state::state(&state).into(),
-        Err(e) => e.to_compile_error().into(),
+    // As for optimizers: with errors, the expansion is still emitted (unless the generics
+    // themselves are wrong, which every generated item would repeat), so that code using
+    // the state's generated types reports nothing more than the mistakes.
+    let mut out = if check::state_generics_ok(&state) {
+        expand_state::state(&state)
+    } else {
+        proc_macro2::TokenStream::new()
+    };
+    if let Err(e) = cx.check() {
+        out.extend(e.to_compile_error());
     }
+    out.into()
 }
 
 fn errors(cx: Ctxt) -> TokenStream {
@@ -65,4 +75,17 @@ fn errors(cx: Ctxt) -> TokenStream {
         Err(e) => e.to_compile_error().into(),
         Ok(()) => TokenStream::new(),
     }
+}
+
+/// Derives `OptionValue` for an enum of unit variants: an option that takes one of a few
+/// named values, written in state dicts as torch writes it. See the `optimizers` crate.
+#[proc_macro_derive(OptionValue, attributes(option))]
+pub fn derive_option_value(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let cx = Ctxt::default();
+    let mut out = expand_option::option_value(&cx, &input);
+    if let Err(e) = cx.check() {
+        out.extend(e.to_compile_error());
+    }
+    out.into()
 }

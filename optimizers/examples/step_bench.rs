@@ -295,7 +295,7 @@ fn bench_lbfgs<A: Float>(threads: usize, steps: usize) -> Result<String, String>
         if run >= 3 {
             times.push(elapsed);
         }
-        let sd = opt.state_dict();
+        let sd = opt.state_dict().into_owned();
         let count = |k: &str| {
             sd.state
                 .get(&0)

@@ -36,20 +36,16 @@ use optim_derive::{Optimizer, State};
 #[optimizer(kind = "adam", state = AdamState, update = elementwise)]
 pub struct Adam {
     /// Learning rate.
-    #[hyper(default = 1e-3, check(lr >= 0.0 && lr.is_finite(), "invalid learning rate: {lr:?}"))]
+    #[hyper(default = 1e-3, range(0.0.., "invalid learning rate: {lr:?}"))]
     pub lr: f64,
     /// Coefficients of the running averages of the gradient and its square.
-    #[hyper(
-        default = (0.9, 0.999),
-        check(0.0 <= betas.0 && betas.0 < 1.0, "invalid beta parameter at index 0: {:?}", betas.0),
-        check(0.0 <= betas.1 && betas.1 < 1.0, "invalid beta parameter at index 1: {:?}", betas.1)
-    )]
+    #[hyper(default = (0.9, 0.999), range(0.0..1.0, "invalid beta parameter at index {index}: {value}"))]
     pub betas: (f64, f64),
     /// Added to the denominator for numerical stability.
-    #[hyper(default = 1e-8, check(eps >= 0.0 && eps.is_finite(), "invalid epsilon value: {eps:?}"))]
+    #[hyper(default = 1e-8, range(0.0.., "invalid epsilon value: {eps:?}"))]
     pub eps: f64,
     /// Weight decay: an L2 penalty, or decoupled (AdamW) with `decoupled_weight_decay`.
-    #[hyper(default = 0.0, check(weight_decay >= 0.0 && weight_decay.is_finite(), "invalid weight_decay value: {weight_decay:?}"))]
+    #[hyper(default = 0.0, range(0.0.., "invalid weight_decay value: {weight_decay:?}"))]
     pub weight_decay: f64,
     /// The AMSGrad variant (the maximum of past second moments).
     #[hyper(default = false)]
@@ -63,7 +59,8 @@ pub struct Adam {
 }
 
 /// AdamW: [`Adam`] with decoupled weight decay, exactly as `torch.optim.AdamW` — the same
-/// update, with `weight_decay` = 1e-2 and `decoupled_weight_decay` = true by default.
+/// options, state and update, with other defaults (a variant: its options type is
+/// [`AdamOptions`], and its hyperparameters dereference to [`Adam`]'s).
 ///
 /// | option | default | valid |
 /// |---|---|---|
@@ -75,54 +72,13 @@ pub struct Adam {
 /// | `maximize` | false | |
 /// | `decoupled_weight_decay` | true | must stay true (use [`Adam`] for an L2 penalty) |
 #[derive(Clone, Debug, PartialEq, Optimizer)]
-#[optimizer(kind = "adamw", state = AdamState, update = elementwise)]
-pub struct AdamW {
-    /// Learning rate.
-    #[hyper(default = 1e-3, check(lr >= 0.0 && lr.is_finite(), "invalid learning rate: {lr:?}"))]
-    pub lr: f64,
-    /// Coefficients of the running averages of the gradient and its square.
-    #[hyper(
-        default = (0.9, 0.999),
-        check(0.0 <= betas.0 && betas.0 < 1.0, "invalid beta parameter at index 0: {:?}", betas.0),
-        check(0.0 <= betas.1 && betas.1 < 1.0, "invalid beta parameter at index 1: {:?}", betas.1)
-    )]
-    pub betas: (f64, f64),
-    /// Added to the denominator for numerical stability.
-    #[hyper(default = 1e-8, check(eps >= 0.0 && eps.is_finite(), "invalid epsilon value: {eps:?}"))]
-    pub eps: f64,
-    /// Decoupled weight decay: `p ← p · (1 − lr · weight_decay)` before each update.
-    #[hyper(default = 1e-2, check(weight_decay >= 0.0 && weight_decay.is_finite(), "invalid weight_decay value: {weight_decay:?}"))]
-    pub weight_decay: f64,
-    /// The AMSGrad variant.
-    #[hyper(default = false)]
-    pub amsgrad: bool,
-    /// Maximize the objective instead of minimizing it.
-    #[hyper(default = false)]
-    pub maximize: bool,
-    /// Always true: AdamW's weight decay is decoupled by definition.
-    #[hyper(
-        default = true,
-        check(
-            decoupled_weight_decay,
-            "AdamW always decouples weight decay: use Adam for an L2 penalty"
-        )
-    )]
-    pub decoupled_weight_decay: bool,
-}
-
-impl From<&AdamW> for Adam {
-    fn from(w: &AdamW) -> Adam {
-        Adam {
-            lr: w.lr,
-            betas: w.betas,
-            eps: w.eps,
-            weight_decay: w.weight_decay,
-            amsgrad: w.amsgrad,
-            maximize: w.maximize,
-            decoupled_weight_decay: w.decoupled_weight_decay,
-        }
-    }
-}
+#[optimizer(
+    kind = "adamw",
+    update = elementwise,
+    defaults(weight_decay = 1e-2, decoupled_weight_decay = true),
+    check(decoupled_weight_decay, "AdamW always decouples weight decay: use Adam for an L2 penalty")
+)]
+pub struct AdamW(pub Adam);
 
 /// The per-parameter state of [`Adam`] and [`AdamW`].
 #[derive(Clone, Debug, PartialEq, State)]
@@ -247,19 +203,6 @@ impl Elementwise for Adam {
 
     fn prepare<A: Float>(&self, state: &mut AdamState<A>, shape: &[usize]) -> AdamScalars<A> {
         self.scalars(state, shape)
-    }
-
-    #[inline(always)]
-    fn element<A: Float>(s: &AdamScalars<A>, p: &mut A, g: A, state: AdamStateElem<'_, A>) {
-        adam_element(s, p, g, state)
-    }
-}
-
-impl Elementwise for AdamW {
-    type Scalars<A: Float> = AdamScalars<A>;
-
-    fn prepare<A: Float>(&self, state: &mut AdamState<A>, shape: &[usize]) -> AdamScalars<A> {
-        Adam::from(self).scalars(state, shape)
     }
 
     #[inline(always)]

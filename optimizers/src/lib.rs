@@ -1,9 +1,8 @@
 //! # optimizers
 //!
 //! Numerical optimizers that a PyTorch user recognises at once, matching `torch.optim`
-//! step for step: [`Sgd`], [`Adam`], [`AdamW`] and [`Lbfgs`], over `ndarray` parameters
-//! in `f32` or `f64`; and `#[derive(Optimizer)]` to write a new one in thirty lines,
-//! checked by the compiler.
+//! step for step, over `ndarray` parameters in `f32` or `f64`; and `#[derive(Optimizer)]`
+//! to write a new one, checked by the compiler.
 //!
 //! ```
 //! use optimizers::{Adam, AdamOptions, Param, ndarray::array};
@@ -19,8 +18,18 @@
 //! # Ok::<(), optimizers::Error>(())
 //! ```
 //!
-//! This crate re-exports all of `optim-core` (parameters, groups, state dicts, errors) and
-//! the derives, so it is the only dependency a user needs, also to define optimizers.
+//! | to | use |
+//! |---|---|
+//! | hold a model's weights | [`Param`] (a shared value and gradient), [`ParamGroup`] |
+//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`] and their options; [`Optimizer`] is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
+//! | save and resume | [`StateDict`] (torch's layout, plus kind, version and names), its values [`DictValue`], [`DictTensor`], [`Map`] |
+//! | write an optimizer | `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and one of [`Elementwise`], [`PerTensor`], [`ClosureRule`]; [`StepCount`] for a step count |
+//! | handle failures | [`Error`] (with [`Error::kind`]), [`Result`] |
+//!
+//! This crate is the only dependency a user needs, also to define optimizers; the rest
+//! lives in modules: [`param`] (the guards), [`state`] (state field types, the bundled
+//! optimizers' states), [`dict`], [`error`], [`rule`], [`isa`] (instruction sets) and
+//! [`parallel`].
 
 // Lets the derives' absolute paths (`::optimizers::...`) resolve inside this crate too.
 extern crate self as optimizers;
@@ -30,14 +39,50 @@ mod lbfgs;
 pub mod registry;
 mod sgd;
 
-pub use adam::{Adam, AdamOptions, AdamScalars, AdamState, AdamStateElem, AdamStateSlices, AdamW, AdamWOptions};
-pub use lbfgs::{CurvatureHistory, CurvaturePair, Lbfgs, LbfgsOptions, LbfgsState, LineSearch, MAX_HISTORY_SIZE};
-pub use optim_core::*;
-pub use optim_derive::{Optimizer, State};
-pub use sgd::{Sgd, SgdOptions, SgdScalars, SgdState, SgdStateElem, SgdStateSlices};
+pub use adam::{Adam, AdamOptions, AdamW, AdamWOptions};
+pub use lbfgs::{Lbfgs, LbfgsOptions, LineSearch};
+pub use sgd::{Sgd, SgdOptions};
 
-/// What the derives' generated code refers to. Not a public API: it may change in any release.
-#[doc(hidden)]
-pub mod __private {
-    pub use optim_core::*;
+pub use optim_core::{
+    ClosureRule, DType, DictTensor, DictValue, DynOptimizer, Elementwise, Error, ErrorKind, Float, Map, Optimizer,
+    OptionValue, Param, ParamGroup, PerTensor, Problem, Result, Rule, State, StateDict, StepCount,
+};
+pub use optim_derive::{Optimizer, OptionValue, State};
+
+/// The `ndarray` parameters are made of (re-exported: no version to match).
+pub use optim_core::ndarray;
+/// The thread pool the parallel step runs on (`rayon::ThreadPoolBuilder` to size it).
+#[cfg(feature = "rayon")]
+pub use optim_core::rayon;
+pub use optim_core::{isa, parallel, param};
+
+/// What an optimizer's state is made of: the state traits and field types, for writing
+/// `#[derive(State)]` structs and hand-written state fields; and the states of the bundled
+/// optimizers.
+pub mod state {
+    pub use crate::adam::AdamState;
+    pub use crate::lbfgs::{CurvatureHistory, CurvaturePair, LbfgsState};
+    pub use crate::sgd::SgdState;
+    pub use optim_core::{FieldError, ShapeCtx, StateEntries, StateError, StateField, flat_vector, pack_flat};
 }
+
+/// The rule traits, for code generic over optimizers (the options language's
+/// [`Hyperparameters`](rule::Hyperparameters) and the whole [`Rule`](rule::Rule)).
+pub mod rule {
+    pub use optim_core::{ClosureRule, Elementwise, Hyperparameters, PerTensor, Problem, Rule};
+}
+
+/// The parts of a state dict, and JSON for its trees.
+pub mod dict {
+    pub use optim_core::{DictGroup, DictTensor, DictValue, Map, StateDict, tree_from_json, tree_to_json};
+}
+
+/// The error type and the types its variants carry.
+pub mod error {
+    pub use optim_core::{Error, ErrorKind, GuardKind, ParamRef, Result, Scope, Shared};
+}
+
+/// What the derives' generated code names, and nothing else: not a public API (see
+/// `optim_core::__private_0_1`).
+#[doc(hidden)]
+pub use optim_core::__private_0_1;

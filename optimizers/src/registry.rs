@@ -22,8 +22,8 @@ pub const KINDS: &[&str] = &["sgd", "adam", "adamw", "lbfgs"];
 /// ```
 pub fn build<A: Float>(
     kind: &str,
-    groups: Vec<(Vec<Param<A>>, Map)>,
-    defaults: &Map,
+    groups: Vec<(Vec<Param<A>>, Map<'static>)>,
+    defaults: &Map<'_>,
 ) -> Result<Box<dyn DynOptimizer<A>>> {
     Ok(match kind {
         "sgd" => Box::new(Optimizer::<Sgd, A>::from_maps(groups, defaults)?),

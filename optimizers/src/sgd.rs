@@ -56,16 +56,16 @@ use optim_derive::{Optimizer, State};
 )]
 pub struct Sgd {
     /// Learning rate.
-    #[hyper(required, check(lr >= 0.0 && lr.is_finite(), "invalid learning rate: {lr:?}"))]
+    #[hyper(required, range(0.0.., "invalid learning rate: {lr:?}"))]
     pub lr: f64,
     /// Momentum factor.
-    #[hyper(default = 0.0, check(momentum >= 0.0 && momentum.is_finite(), "invalid momentum value: {momentum:?}"))]
+    #[hyper(default = 0.0, range(0.0.., "invalid momentum value: {momentum:?}"))]
     pub momentum: f64,
     /// Dampening of the momentum's gradient term.
-    #[hyper(default = 0.0, check(dampening.is_finite(), "invalid dampening value: {dampening:?}"))]
+    #[hyper(default = 0.0, finite("invalid dampening value: {dampening:?}"))]
     pub dampening: f64,
     /// Weight decay (L2 penalty).
-    #[hyper(default = 0.0, check(weight_decay >= 0.0 && weight_decay.is_finite(), "invalid weight_decay value: {weight_decay:?}"))]
+    #[hyper(default = 0.0, range(0.0.., "invalid weight_decay value: {weight_decay:?}"))]
     pub weight_decay: f64,
     /// Nesterov momentum.
     #[hyper(default = false)]

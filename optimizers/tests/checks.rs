@@ -1,8 +1,9 @@
 //! Each bundled optimizer's validity checks, with torch's messages (lowercased, as all of
 //! this project's messages are), on construction, on groups and at runtime.
 
+use optimizers::error::Scope;
 use optimizers::ndarray::array;
-use optimizers::{Adam, AdamOptions, AdamW, AdamWOptions, Error, Param, ParamGroup, Scope, Sgd, SgdOptions};
+use optimizers::{Adam, AdamOptions, AdamW, AdamWOptions, Error, Param, ParamGroup, Sgd, SgdOptions};
 
 fn p() -> Param<f64> {
     Param::new(array![1.0, 2.0])
@@ -100,7 +101,7 @@ fn adamw_shares_adams_checks_and_stays_decoupled() {
         Err("defaults: AdamW always decouples weight decay: use Adam for an L2 penalty".into())
     );
     let opt = AdamW::new([p()], AdamWOptions::new()).expect("defaults");
-    let o = opt.options(0).expect("group 0");
+    let o = opt.hyperparameters(0).expect("group 0");
     assert_eq!((o.lr, o.weight_decay, o.decoupled_weight_decay), (1e-3, 1e-2, true));
 }
 
@@ -121,5 +122,5 @@ fn checks_also_run_on_groups_and_runtime_changes() {
         err.to_string(),
         "group 0: Nesterov momentum requires a momentum and zero dampening"
     );
-    assert_eq!(opt.options(0).expect("group 0").momentum, 0.9, "unchanged");
+    assert_eq!(opt.hyperparameters(0).expect("group 0").momentum, 0.9, "unchanged");
 }

@@ -11,7 +11,8 @@ use std::cell::Cell;
 
 use lbfgs_support::{Flat, params_from};
 use optim_tests::problems::Rosenbrock;
-use optimizers::{Lbfgs, LbfgsOptions, LbfgsState, LineSearch, Optimizer, Param};
+use optimizers::state::LbfgsState;
+use optimizers::{Lbfgs, LbfgsOptions, LineSearch, Optimizer, Param};
 
 struct Counting;
 

@@ -8,9 +8,10 @@ mod lbfgs_support;
 use lbfgs_support::{Flat, bits, copies, flat_values, params_from};
 use optim_tests::problems::{Logistic, Quadratic, Rosenbrock};
 use optimizers::ndarray::{Array1, array};
+use optimizers::state::LbfgsState;
 use optimizers::{
-    DynOptimizer, Error, Float, Lbfgs, LbfgsOptions, LbfgsState, LineSearch, MAX_HISTORY_SIZE, Map, Optimizer, Param,
-    ParamGroup, StateDict, Value,
+    DictValue, DynOptimizer, Error, Float, Lbfgs, LbfgsOptions, LineSearch, Map, Optimizer, Param, ParamGroup,
+    StateDict,
 };
 
 type Result<T = ()> = std::result::Result<T, Error>;
@@ -29,7 +30,7 @@ fn strong_wolfe() -> LbfgsOptions {
 fn defaults_are_torchs_in_torchs_order() -> Result {
     let p = Param::new(array![1.0f64, 2.0]);
     let opt = Lbfgs::new([p], LbfgsOptions::new())?;
-    let o = opt.options(0)?;
+    let o = opt.hyperparameters(0)?;
     assert_eq!(
         o,
         &Lbfgs {
@@ -58,7 +59,7 @@ fn defaults_are_torchs_in_torchs_order() -> Result {
             "maximize"
         ]
     );
-    assert_eq!(group.options.get("line_search_fn"), Some(&Value::Null));
+    assert_eq!(group.options.get("line_search_fn"), Some(&DictValue::Null));
     Ok(())
 }
 
@@ -67,23 +68,23 @@ fn max_eval_defaults_to_five_quarters_of_max_iter() -> Result {
     for (max_iter, max_eval) in [(1usize, 1usize), (4, 5), (8, 10), (100, 125), (usize::MAX, usize::MAX)] {
         let p = Param::new(array![1.0f64]);
         let opt = Lbfgs::new([p], LbfgsOptions::new().max_iter(max_iter))?;
-        assert_eq!(opt.options(0)?.max_eval, max_eval, "max_iter {max_iter}");
+        assert_eq!(opt.hyperparameters(0)?.max_eval, max_eval, "max_iter {max_iter}");
     }
     // given explicitly, it is kept (torch's `max_eval_lt_max_iter`)
     let p = Param::new(array![1.0f64]);
     let opt = Lbfgs::new([p], LbfgsOptions::new().max_iter(20).max_eval(8))?;
-    assert_eq!(opt.options(0)?.max_eval, 8);
+    assert_eq!(opt.hyperparameters(0)?.max_eval, 8);
     // torch-style maps: `max_eval: null` is not an option value, an absent one is computed
     let defaults: Map = [
-        ("max_iter", Value::Int(8)),
-        ("line_search_fn", Value::from("strong_wolfe")),
+        ("max_iter", DictValue::Int(8)),
+        ("line_search_fn", DictValue::from("strong_wolfe")),
     ]
     .into_iter()
     .collect();
     let p = Param::new(array![1.0f64]);
     let opt = Optimizer::<Lbfgs, f64>::from_maps(vec![(vec![p], Map::new())], &defaults)?;
-    assert_eq!(opt.options(0)?.max_eval, 10);
-    assert_eq!(opt.options(0)?.line_search_fn, LineSearch::StrongWolfe);
+    assert_eq!(opt.hyperparameters(0)?.max_eval, 10);
+    assert_eq!(opt.hyperparameters(0)?.line_search_fn, LineSearch::StrongWolfe);
     Ok(())
 }
 
@@ -131,7 +132,7 @@ fn invalid_options_are_rejected_with_their_messages() {
             "defaults: invalid history_size: 0 (must be from 1 to 1048576)",
         ),
         (
-            LbfgsOptions::new().history_size(MAX_HISTORY_SIZE + 1),
+            LbfgsOptions::new().history_size(Lbfgs::MAX_HISTORY_SIZE + 1),
             "defaults: invalid history_size: 1048577 (must be from 1 to 1048576)",
         ),
     ];
@@ -147,10 +148,10 @@ fn invalid_options_are_rejected_with_their_messages() {
         let err = opt.set_options(0, &options).expect_err(message);
         assert_eq!(err.to_string(), message.replace("defaults", "group 0"));
         assert_eq!(
-            opt.options(0).expect("group 0"),
+            opt.hyperparameters(0).expect("group 0"),
             Lbfgs::new([Param::new(array![1.0f64])], LbfgsOptions::new())
                 .expect("defaults")
-                .options(0)
+                .hyperparameters(0)
                 .expect("group 0")
         );
     }
@@ -167,7 +168,7 @@ fn boundary_values_are_accepted() -> Result {
         .tolerance_change(0.0)
         .history_size(1);
     Lbfgs::new([p.clone()], options)?;
-    Lbfgs::new([p], LbfgsOptions::new().history_size(MAX_HISTORY_SIZE))?;
+    Lbfgs::new([p], LbfgsOptions::new().history_size(Lbfgs::MAX_HISTORY_SIZE))?;
     Ok(())
 }
 
@@ -176,10 +177,10 @@ fn line_search_fn_is_null_or_strong_wolfe() -> Result {
     let p = Param::new(array![1.0f64]);
     let mut opt = Lbfgs::new([p], LbfgsOptions::new())?;
     opt.set_option(0, "line_search_fn", "strong_wolfe")?;
-    assert_eq!(opt.options(0)?.line_search_fn, LineSearch::StrongWolfe);
-    assert_eq!(opt.option(0, "line_search_fn")?, Value::from("strong_wolfe"));
-    opt.set_option(0, "line_search_fn", Value::Null)?;
-    assert_eq!(opt.options(0)?.line_search_fn, LineSearch::None);
+    assert_eq!(opt.hyperparameters(0)?.line_search_fn, LineSearch::StrongWolfe);
+    assert_eq!(opt.option(0, "line_search_fn")?, DictValue::from("strong_wolfe"));
+    opt.set_option(0, "line_search_fn", DictValue::Null)?;
+    assert_eq!(opt.hyperparameters(0)?.line_search_fn, LineSearch::None);
     let err = opt
         .set_option(0, "line_search_fn", "wolfe")
         .expect_err("not a line search");
@@ -191,7 +192,7 @@ fn line_search_fn_is_null_or_strong_wolfe() -> Result {
         .set_option(0, "line_search_fn", true)
         .expect_err("not a line search");
     assert!(matches!(err, Error::OptionType { .. }), "{err:?}");
-    assert_eq!(opt.options(0)?.line_search_fn, LineSearch::None);
+    assert_eq!(opt.hyperparameters(0)?.line_search_fn, LineSearch::None);
     Ok(())
 }
 
@@ -237,8 +238,8 @@ fn usable_as_a_dyn_optimizer() -> Result {
     // what a registry or a training loop holding `Box<dyn DynOptimizer<A>>` does
     let params = params_from(&[&[2]], &[-1.5, 2.0]);
     let defaults: Map = [
-        ("line_search_fn", Value::from("strong_wolfe")),
-        ("max_iter", Value::Int(50)),
+        ("line_search_fn", DictValue::from("strong_wolfe")),
+        ("max_iter", DictValue::Int(50)),
     ]
     .into_iter()
     .collect();
@@ -446,7 +447,7 @@ fn converged_start_returns_at_once() -> Result {
     expected.func_evals = 2;
     assert_eq!(state(&opt, &params[0]), &expected);
     // torch's state dict then has the two counters only
-    let dict = opt.state_dict();
+    let dict = opt.state_dict().into_owned();
     let keys: Vec<&str> = dict.state[&0].keys().collect();
     assert_eq!(keys, ["func_evals", "n_iter"]);
     Ok(())
@@ -507,8 +508,8 @@ fn save_load_continue<A: Float>(
     let mut resumed = Lbfgs::new(p3.clone(), LbfgsOptions::new())?;
     resumed.load_state_dict(&StateDict::from_json(&json)?)?;
     assert_eq!(
-        resumed.options(0)?,
-        Lbfgs::new(p2.clone(), options.clone())?.options(0)?
+        resumed.hyperparameters(0)?,
+        Lbfgs::new(p2.clone(), options.clone())?.hyperparameters(0)?
     );
     let mut flat3 = Flat::new(&p3);
     for _ in 0..after {

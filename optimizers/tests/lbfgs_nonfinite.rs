@@ -11,7 +11,8 @@ mod lbfgs_support;
 
 use lbfgs_support::{bits, flat_values, params_from};
 use optim_tests::problems::{Quadratic, Rosenbrock};
-use optimizers::{Error, Lbfgs, LbfgsOptions, LbfgsState, LineSearch, Optimizer, Param};
+use optimizers::state::LbfgsState;
+use optimizers::{Error, Lbfgs, LbfgsOptions, LineSearch, Optimizer, Param};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Fault {

@@ -6,7 +6,7 @@ mod lbfgs_support;
 
 use lbfgs_support::{Flat, bits, flat_values, params_from};
 use optim_tests::problems::Rosenbrock;
-use optimizers::{Error, Lbfgs, LbfgsOptions, LineSearch, Map, Optimizer, Param, StateDict, Tensor, Value};
+use optimizers::{DictTensor, DictValue, Error, Lbfgs, LbfgsOptions, LineSearch, Map, Optimizer, Param, StateDict};
 
 type Result<T = ()> = std::result::Result<T, Error>;
 
@@ -33,20 +33,20 @@ fn trained(steps: usize) -> Result<Trained> {
     Ok((opt, params, flat))
 }
 
-fn flat_tensor(v: &[f64]) -> Value {
-    Value::Tensor(Tensor::from_slice(&[v.len()], v).expect("fits"))
+fn flat_tensor(v: &[f64]) -> DictValue<'static> {
+    DictValue::Tensor(DictTensor::owned(&[v.len()], v).expect("fits"))
 }
 
 fn list_len(entry: &Map, key: &str) -> usize {
     match entry.get(key) {
-        Some(Value::List(items)) => items.len(),
+        Some(DictValue::List(items)) => items.len(),
         other => panic!("{key}: {other:?}"),
     }
 }
 
 /// The state dict with `change` applied to its entry under parameter 0.
-fn with_state(dict: &StateDict, change: impl FnOnce(&mut Map)) -> StateDict {
-    let mut dict = dict.clone();
+fn with_state(dict: &StateDict<'_>, change: impl FnOnce(&mut Map<'static>)) -> StateDict<'static> {
+    let mut dict = dict.clone().into_owned();
     change(dict.state.get_mut(&0).expect("state under parameter 0"));
     dict
 }
@@ -56,7 +56,7 @@ fn state_dict_has_torchs_entries_in_torchs_order() -> Result {
     let (opt, _, _) = trained(0)?;
     assert!(opt.state_dict().state.is_empty(), "no state before the first step");
     let (opt, _, _) = trained(2)?;
-    let dict = opt.state_dict();
+    let dict = opt.state_dict().into_owned();
     assert_eq!(
         dict.state.keys().copied().collect::<Vec<_>>(),
         [0],
@@ -79,8 +79,8 @@ fn state_dict_has_torchs_entries_in_torchs_order() -> Result {
             "prev_loss"
         ]
     );
-    assert!(matches!(entry.get("func_evals"), Some(Value::Int(_))));
-    assert!(matches!(entry.get("d"), Some(Value::Tensor(t)) if t.shape() == [N]));
+    assert!(matches!(entry.get("func_evals"), Some(DictValue::Int(_))));
+    assert!(matches!(entry.get("d"), Some(DictValue::Tensor(t)) if t.shape() == [N]));
     assert_eq!(list_len(entry, "al"), 3, "history_size slots");
     assert_eq!(list_len(entry, "old_dirs"), list_len(entry, "ro"));
     Ok(())
@@ -89,7 +89,7 @@ fn state_dict_has_torchs_entries_in_torchs_order() -> Result {
 #[test]
 fn malformed_states_are_rejected_and_change_nothing() -> Result {
     let (mut opt, params, mut flat) = trained(3)?;
-    let good = opt.state_dict();
+    let good = opt.state_dict().into_owned();
     let entry = &good.state[&0];
     let pairs = list_len(entry, "old_dirs");
     assert_eq!(pairs, 3, "a full history");
@@ -102,9 +102,9 @@ fn malformed_states_are_rejected_and_change_nothing() -> Result {
             }
         })
     };
-    let set = |key: &'static str, value: Value| with_state(&good, |e| e.insert(key, value));
+    let set = |key: &'static str, value: DictValue<'static>| with_state(&good, |e| e.insert(key, value));
     let ones = vec![1.0; N];
-    let vectors = |n: usize, len: usize| Value::List((0..n).map(|_| flat_tensor(&vec![1.0; len])).collect());
+    let vectors = |n: usize, len: usize| DictValue::List((0..n).map(|_| flat_tensor(&vec![1.0; len])).collect());
 
     let cases: Vec<(&str, StateDict, &str)> = vec![
         // the three lists go together, with the other entries saved with them
@@ -132,7 +132,7 @@ fn malformed_states_are_rejected_and_change_nothing() -> Result {
         // equal lengths
         (
             "ro shorter",
-            set("ro", Value::List(vec![Value::Float(1.0); pairs - 1])),
+            set("ro", DictValue::List(vec![DictValue::Float(1.0); pairs - 1])),
             "state of parameter 0: `ro` has 2 item(s) but `old_dirs` has 3: the three lists hold one curvature pair \
              per item",
         ),
@@ -146,33 +146,33 @@ fn malformed_states_are_rejected_and_change_nothing() -> Result {
             "old_stps item of the wrong length",
             set(
                 "old_stps",
-                Value::List(vec![flat_tensor(&ones), flat_tensor(&[1.0; 3]), flat_tensor(&ones)]),
+                DictValue::List(vec![flat_tensor(&ones), flat_tensor(&[1.0; 3]), flat_tensor(&ones)]),
             ),
             "state of parameter 0: `old_stps` item 1 has shape [3] but the parameters have 4 element(s) in all \
              (expected [4])",
         ),
         (
             "old_dirs item not a tensor",
-            set("old_dirs", Value::List(vec![Value::Float(1.0); pairs])),
-            "state of parameter 0: `old_dirs` item 0 must be a flat tensor, found a number (1)",
+            set("old_dirs", DictValue::List(vec![DictValue::Float(1.0); pairs])),
+            "state of parameter 0: `old_dirs` item 0 must be a flat tensor, found a number (1.0)",
         ),
         (
             "old_dirs not a list",
-            set("old_dirs", Value::Float(1.0)),
-            "state of parameter 0: `old_dirs` must be a list of flat tensors, found a number (1)",
+            set("old_dirs", DictValue::Float(1.0)),
+            "state of parameter 0: `old_dirs` must be a list of flat tensors, found a number (1.0)",
         ),
         (
             "ro item not a number",
             set(
                 "ro",
-                Value::List(vec![Value::Float(1.0), Value::from("x"), Value::Float(1.0)]),
+                DictValue::List(vec![DictValue::Float(1.0), DictValue::from("x"), DictValue::Float(1.0)]),
             ),
             "state of parameter 0: `ro` item 1 must be a number, found a string (\"x\")",
         ),
         // `al` agrees with the history
         (
             "al shorter than the history",
-            set("al", Value::List(vec![Value::Null; pairs - 1])),
+            set("al", DictValue::List(vec![DictValue::Null; pairs - 1])),
             "state of parameter 0: `al` has 2 slot(s) but the history holds 3 curvature pair(s): it needs one slot \
              per pair",
         ),
@@ -192,12 +192,12 @@ fn malformed_states_are_rejected_and_change_nothing() -> Result {
         ),
         (
             "al not a list",
-            set("al", Value::Float(0.0)),
-            "state of parameter 0: `al` must be a list of numbers or nulls, found a number (0)",
+            set("al", DictValue::Float(0.0)),
+            "state of parameter 0: `al` must be a list of numbers or nulls, found a number (0.0)",
         ),
         (
             "al item a boolean",
-            set("al", Value::List(vec![Value::Bool(true); pairs])),
+            set("al", DictValue::List(vec![DictValue::Bool(true); pairs])),
             "state of parameter 0: `al` must be a list of numbers or nulls, found a boolean (true)",
         ),
         // the other entries: shapes and types
@@ -210,23 +210,23 @@ fn malformed_states_are_rejected_and_change_nothing() -> Result {
             "prev_flat_grad not flat",
             set(
                 "prev_flat_grad",
-                Value::Tensor(Tensor::from_slice(&[2, 2], &[1.0f64; 4]).expect("fits")),
+                DictValue::Tensor(DictTensor::owned(&[2, 2], &[1.0f64; 4]).expect("fits")),
             ),
             "state of parameter 0: `prev_flat_grad` has shape [2, 2] but the parameter needs [4]",
         ),
         (
             "H_diag a string",
-            set("H_diag", Value::from("one")),
+            set("H_diag", DictValue::from("one")),
             "state of parameter 0: `H_diag` must be a number, found a string (\"one\")",
         ),
         (
             "negative n_iter",
-            set("n_iter", Value::Int(-1)),
+            set("n_iter", DictValue::Int(-1)),
             "state of parameter 0: `n_iter` must not be negative, found -1",
         ),
         (
             "fractional func_evals",
-            set("func_evals", Value::Float(2.5)),
+            set("func_evals", DictValue::Float(2.5)),
             "state of parameter 0: `func_evals` must be a non-negative integer, found a number (2.5)",
         ),
         (
@@ -245,11 +245,13 @@ fn malformed_states_are_rejected_and_change_nothing() -> Result {
     let entry = misplaced.state.remove(&0).expect("state under parameter 0");
     misplaced.state.insert(1, entry);
     let mut bad_option = good.clone();
-    bad_option.param_groups[0].options.insert("history_size", Value::Int(0));
+    bad_option.param_groups[0]
+        .options
+        .insert("history_size", DictValue::Int(0));
     let mut bad_line_search = good.clone();
     bad_line_search.param_groups[0]
         .options
-        .insert("line_search_fn", Value::from("wolfe"));
+        .insert("line_search_fn", DictValue::from("wolfe"));
     let mut bad_kind = good.clone();
     bad_kind.kind = Some("adam".into());
     let whole: Vec<(&str, StateDict, &str)> = vec![
@@ -304,10 +306,14 @@ fn non_finite_numbers_round_trip() -> Result {
     // `H_diag`) are state like any other: JSON writes them as strings, and they load back.
     let (opt, params, _) = trained(2)?;
     let dict = with_state(&opt.state_dict(), |e| {
-        e.insert("H_diag", Value::Float(f64::INFINITY));
+        e.insert("H_diag", DictValue::Float(f64::INFINITY));
         e.insert(
             "ro",
-            Value::List(vec![Value::Float(f64::NAN), Value::Float(1.0), Value::Float(2.0)]),
+            DictValue::List(vec![
+                DictValue::Float(f64::NAN),
+                DictValue::Float(1.0),
+                DictValue::Float(2.0),
+            ]),
         );
     });
     let json = dict.to_json();
@@ -324,7 +330,7 @@ fn non_finite_numbers_round_trip() -> Result {
 fn more_pairs_than_history_size_keep_the_newest() -> Result {
     // saved with history_size 3 (three pairs), loaded with history_size 2
     let (opt, params, _) = trained(3)?;
-    let mut dict = opt.state_dict();
+    let mut dict = opt.state_dict().into_owned();
     let saved: Vec<Vec<f64>> = opt
         .state(&params[0])
         .expect("stepped")
@@ -333,8 +339,8 @@ fn more_pairs_than_history_size_keep_the_newest() -> Result {
         .map(<[f64]>::to_vec)
         .collect();
     assert_eq!(saved.len(), 3);
-    dict.param_groups[0].options.insert("history_size", Value::Int(2));
-    dict.param_groups[0].options.insert("max_iter", Value::Int(1));
+    dict.param_groups[0].options.insert("history_size", DictValue::Int(2));
+    dict.param_groups[0].options.insert("max_iter", DictValue::Int(1));
 
     let copies = lbfgs_support::copies(&params);
     let mut resumed = Lbfgs::new(copies.clone(), options())?;

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use optimizers::{DType, Map, Value};
+use optimizers::{DType, DictValue, Map};
 use serde_json::Value as Json;
 
 use crate::problems::{Logistic, Problem, Quadratic, Rosenbrock};
@@ -49,7 +49,7 @@ pub struct GroupSpec {
     /// Indices into [`Fixture::params`].
     pub params: Vec<usize>,
     /// Per-group overrides, named as in torch.
-    pub options: Map,
+    pub options: Map<'static>,
 }
 
 /// How gradients are produced.
@@ -68,7 +68,7 @@ pub struct StepSpec {
     /// `add_param_group` before the step.
     pub add_group: Option<GroupSpec>,
     /// `param_groups[g][k] = v` before the step.
-    pub set_options: Vec<(usize, Map)>,
+    pub set_options: Vec<(usize, Map<'static>)>,
     /// One gradient per parameter (`None`: `p.grad = None`), in `grads` mode.
     pub grads: Option<Vec<Option<Vec<f64>>>>,
     /// Every parameter after the step.
@@ -93,7 +93,7 @@ pub struct Fixture {
     /// The dtype of every tensor.
     pub dtype: DType,
     /// The constructor's keyword arguments.
-    pub defaults: Map,
+    pub defaults: Map<'static>,
     /// The initial groups.
     pub groups: Vec<GroupSpec>,
     /// Initial values of every parameter the case uses.
@@ -167,8 +167,8 @@ fn indices(v: Json, at: &str) -> Result<Vec<usize>, String> {
     as_list(v, at)?.iter().map(|x| as_usize(x, at)).collect()
 }
 
-fn options(v: Json, at: &str) -> Result<Map, String> {
-    serde_json::from_value::<Map>(v).map_err(|e| format!("{at}: {e}"))
+fn options(v: Json, at: &str) -> Result<Map<'static>, String> {
+    serde_json::from_value::<Map<'static>>(v).map_err(|e| format!("{at}: {e}"))
 }
 
 fn tensor(v: Json, at: &str) -> Result<TensorSpec, String> {
@@ -321,7 +321,7 @@ impl Fixture {
     }
 }
 
-/// A state-dict value as this crate's `Value`, for comparisons.
-pub fn to_value(json: &Json) -> Result<Value, String> {
+/// A state-dict value as this crate's `DictValue`, for comparisons.
+pub fn to_value(json: &Json) -> Result<DictValue<'static>, String> {
     serde_json::from_value(json.clone()).map_err(|e| e.to_string())
 }

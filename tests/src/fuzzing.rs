@@ -108,7 +108,7 @@ impl<A: Float> Subject for LbfgsSubject<A> {
     fn step(&mut self) -> Result<(), Error> {
         // The options loaded may ask for a practically endless step (max_iter = 2⁶², zero
         // tolerances): that is what they say, not a fault, so bound the step here.
-        let o = self.opt.options(0)?;
+        let o = self.opt.hyperparameters(0)?;
         let (max_iter, max_eval) = (o.max_iter.min(25), o.max_eval.min(30));
         self.opt.set_option(0, "max_iter", max_iter as i64)?;
         self.opt.set_option(0, "max_eval", max_eval as i64)?;

@@ -57,7 +57,7 @@ impl Snapshot {
         R::State<A>: Debug,
     {
         let options = (0..opt.num_groups())
-            .map(|g| format!("{:?}", opt.options(g).expect("the group exists")))
+            .map(|g| format!("{:?}", opt.hyperparameters(g).expect("the group exists")))
             .collect();
         Snapshot {
             kind: opt.kind().to_string(),

@@ -6,9 +6,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use optimizers::ndarray::ArrayD;
-use optimizers::{
-    Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Float, PARALLEL_CHUNK, Param, Sgd, SgdOptions, rayon,
-};
+use optimizers::parallel::PARALLEL_CHUNK;
+use optimizers::{Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Float, Param, Sgd, SgdOptions, rayon};
 
 struct Counting;
 

@@ -25,8 +25,8 @@ use std::sync::OnceLock;
 use optim_tests::snapshot::Snapshot;
 use optimizers::ndarray::{ArrayD, array};
 use optimizers::{
-    Adam, AdamOptions, AdamW, AdamWOptions, Error, Float, Lbfgs, LbfgsOptions, MAX_HISTORY_SIZE, Map, Optimizer, Param,
-    ParamGroup, Result, Rule, Sgd, SgdOptions, StateDict, Tensor, Value, registry,
+    Adam, AdamOptions, AdamW, AdamWOptions, DictTensor, DictValue, Error, Float, Lbfgs, LbfgsOptions, Map, Optimizer,
+    Param, ParamGroup, Result, Rule, Sgd, SgdOptions, StateDict, registry,
 };
 
 // ----- the subjects --------------------------------------------------------------------------
@@ -183,21 +183,21 @@ fn construct<T>(params: Vec<Param<f64>>, build: impl FnOnce(Vec<Param<f64>>) -> 
 /// one step ago (so that a partial load would show) and breaks it.
 fn load<R: Rule>(
     (mut opt, params): (Optimizer<R, f64>, Vec<Param<f64>>),
-    break_it: impl FnOnce(&mut StateDict),
+    break_it: impl FnOnce(&mut StateDict<'static>),
 ) -> Trial
 where
     R::State<f64>: std::fmt::Debug,
 {
-    let mut dict = opt.state_dict();
+    let mut dict = opt.state_dict().into_owned();
     train(&mut opt, &params, 2..3);
     break_it(&mut dict);
     trial(opt, |opt| opt.load_state_dict(&dict))
 }
 
 /// As [`load`], for LBFGS (its steps need a closure).
-fn load_lbfgs(break_it: impl FnOnce(&mut StateDict)) -> Trial {
+fn load_lbfgs(break_it: impl FnOnce(&mut StateDict<'static>)) -> Trial {
     let (mut opt, params) = lbfgs();
-    let mut dict = opt.state_dict();
+    let mut dict = opt.state_dict().into_owned();
     opt.step_with(quadratic(&params, None)).expect("a valid step");
     break_it(&mut dict);
     trial(opt, |opt| opt.load_state_dict(&dict))
@@ -212,17 +212,17 @@ fn load_json(break_it: impl FnOnce(String) -> String) -> Trial {
 }
 
 /// The state entry of parameter `index`.
-fn entry(dict: &mut StateDict, index: usize) -> &mut Map {
+fn entry<'d>(dict: &'d mut StateDict<'static>, index: usize) -> &'d mut Map<'static> {
     dict.state.get_mut(&index).expect("the parameter has state")
 }
 
-fn options(dict: &mut StateDict, group: usize) -> &mut Map {
+fn options<'d>(dict: &'d mut StateDict<'static>, group: usize) -> &'d mut Map<'static> {
     &mut dict.param_groups[group].options
 }
 
-fn tensor(shape: &[usize]) -> Value {
+fn tensor(shape: &[usize]) -> DictValue<'static> {
     let n = shape.iter().product();
-    Value::Tensor(Tensor::from_slice(shape, &vec![0.5f64; n]).expect("the data fits"))
+    DictValue::Tensor(DictTensor::owned(shape, &vec![0.5f64; n]).expect("the data fits"))
 }
 
 // ----- the catalogue -------------------------------------------------------------------------
@@ -408,7 +408,7 @@ fn cases() -> Vec<Case> {
                 matches!(
                     e,
                     Error::InvalidOptions {
-                        scope: optimizers::Scope::Group(1),
+                        scope: optimizers::error::Scope::Group(1),
                         ..
                     }
                 )
@@ -531,7 +531,7 @@ fn cases() -> Vec<Case> {
                 matches!(
                     e,
                     Error::InvalidOptions {
-                        scope: optimizers::Scope::Defaults,
+                        scope: optimizers::error::Scope::Defaults,
                         ..
                     }
                 )
@@ -552,7 +552,7 @@ fn cases() -> Vec<Case> {
                 matches!(
                     e,
                     Error::InvalidOptions {
-                        scope: optimizers::Scope::Group(0),
+                        scope: optimizers::error::Scope::Group(0),
                         ..
                     }
                 )
@@ -581,7 +581,7 @@ fn cases() -> Vec<Case> {
             |e| matches!(e, Error::InvalidOption { option: "betas", .. }),
             || {
                 trial(adam().0, |o| {
-                    o.set_option(0, "betas", Value::List(vec![1.0.into(), 0.999.into()]))
+                    o.set_option(0, "betas", DictValue::List(vec![1.0.into(), 0.999.into()]))
                 })
             },
         ),
@@ -627,7 +627,7 @@ fn cases() -> Vec<Case> {
             "InvalidOption",
             "group 0: invalid learning rate: -1.0",
             |e| matches!(e, Error::InvalidOption { option: "lr", .. }),
-            || trial(adamw().0, |o| o.update_options(0, |o| o.lr = -1.0)),
+            || trial(adamw().0, |o| o.update_hyperparameters(0, |o| o.lr = -1.0)),
         ),
         c(
             "adamw-beta1-out-of-range",
@@ -636,7 +636,7 @@ fn cases() -> Vec<Case> {
             "InvalidOption",
             "group 0: invalid beta parameter at index 0: 1.5",
             |e| matches!(e, Error::InvalidOption { option: "betas", .. }),
-            || trial(adamw().0, |o| o.update_options(0, |o| o.betas.0 = 1.5)),
+            || trial(adamw().0, |o| o.update_hyperparameters(0, |o| o.betas.0 = 1.5)),
         ),
         c(
             "adamw-beta2-out-of-range",
@@ -645,7 +645,7 @@ fn cases() -> Vec<Case> {
             "InvalidOption",
             "group 0: invalid beta parameter at index 1: 1.0",
             |e| matches!(e, Error::InvalidOption { option: "betas", .. }),
-            || trial(adamw().0, |o| o.update_options(0, |o| o.betas.1 = 1.0)),
+            || trial(adamw().0, |o| o.update_hyperparameters(0, |o| o.betas.1 = 1.0)),
         ),
         c(
             "adamw-negative-eps",
@@ -654,7 +654,7 @@ fn cases() -> Vec<Case> {
             "InvalidOption",
             "group 0: invalid epsilon value: -0.5",
             |e| matches!(e, Error::InvalidOption { option: "eps", .. }),
-            || trial(adamw().0, |o| o.update_options(0, |o| o.eps = -0.5)),
+            || trial(adamw().0, |o| o.update_hyperparameters(0, |o| o.eps = -0.5)),
         ),
         c(
             "adamw-negative-weight-decay",
@@ -671,7 +671,7 @@ fn cases() -> Vec<Case> {
                     }
                 )
             },
-            || trial(adamw().0, |o| o.update_options(0, |o| o.weight_decay = -0.01)),
+            || trial(adamw().0, |o| o.update_hyperparameters(0, |o| o.weight_decay = -0.01)),
         ),
         c(
             "adamw-coupled-weight-decay",
@@ -802,7 +802,7 @@ fn cases() -> Vec<Case> {
             },
             || {
                 trial(lbfgs().0, |o| {
-                    o.set_options(0, &LbfgsOptions::new().history_size(MAX_HISTORY_SIZE + 1))
+                    o.set_options(0, &LbfgsOptions::new().history_size(Lbfgs::MAX_HISTORY_SIZE + 1))
                 })
             },
         ),
@@ -841,7 +841,11 @@ fn cases() -> Vec<Case> {
             "OptionType",
             "group 0: option `betas` must be a list of 2 items (a number, a number), found a list of 1 item(s)",
             |e| matches!(e, Error::OptionType { option, .. } if option == "betas"),
-            || trial(adam().0, |o| o.set_option(0, "betas", Value::List(vec![0.9.into()]))),
+            || {
+                trial(adam().0, |o| {
+                    o.set_option(0, "betas", DictValue::List(vec![0.9.into()]))
+                })
+            },
         ),
         c(
             "set-option-no-such-group",
@@ -1180,7 +1184,7 @@ fn cases() -> Vec<Case> {
             "UnknownOption",
             "group 0: sgd has no option `foreach`",
             |e| matches!(e, Error::UnknownOption { option, .. } if option == "foreach"),
-            || load(sgd(), |d| options(d, 0).insert("foreach", Value::Null)),
+            || load(sgd(), |d| options(d, 0).insert("foreach", DictValue::Null)),
         ),
         c(
             "load-option-wrong-type",
@@ -1305,11 +1309,11 @@ fn first_data(text: &str) -> String {
 }
 
 /// Adam's state dict over parameters shaped as the SGD subject's.
-fn adam_dict_for_sgd() -> StateDict {
+fn adam_dict_for_sgd() -> StateDict<'static> {
     let params = unnamed_params();
     let mut opt = Adam::new(params.clone(), AdamOptions::new()).expect("valid");
     train(&mut opt, &params, 0..2);
-    opt.state_dict()
+    opt.state_dict().into_owned()
 }
 
 /// LBFGS after two steps, whose next step meets a closure that fails at evaluation 8 (the

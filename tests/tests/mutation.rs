@@ -382,7 +382,7 @@ fn regressions() {
     let text = subject.json();
     let dup = text.replacen("\"state\":{", "\"state\":{\"0\":{},", 1);
     let err = StateDict::from_json(&dup).expect_err("index 0 twice");
-    assert!(err.to_string().contains("state has parameter index 0 twice"), "{err}");
+    assert!(err.to_string().contains("key `0` appears twice"), "{err}");
 
     // A count at i64::MAX steps past it; the state dict then holds it as a float, which
     // did not read back as a count ("`func_evals` must be a non-negative integer, found a

@@ -4,10 +4,10 @@
 //! parameters; non-finite state survives a state dict's JSON. The book's chapter "Errors at
 //! run time" shows parts of this file (between `ANCHOR` lines).
 
+use optimizers::error::ParamRef;
 use optimizers::ndarray::array;
 use optimizers::{
-    Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Error, Lbfgs, LbfgsOptions, Param, ParamRef, Sgd, SgdOptions,
-    StateDict,
+    Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Error, Lbfgs, LbfgsOptions, Param, Sgd, SgdOptions, StateDict,
 };
 
 /// Each optimizer (boxed), over `p`.
@@ -89,7 +89,7 @@ fn guarded_step(opt: &mut optimizers::Optimizer<Sgd, f64>) -> Result<bool, Error
             // `e` names the parameter: `parameter 1 of group 0 ("fc.bias") has a
             // non-finite gradient (NaN at flat index 0): skip this step or ...`
             eprintln!("skipping a step: {e}");
-            opt.zero_grad();
+            opt.zero_grad()?;
             Ok(false)
         }
         Err(e) => Err(e),
@@ -110,7 +110,7 @@ fn check_finite_names_the_parameter_and_guards_the_step() {
         Error::NonFiniteGrad { param: ParamRef { group: 0, index: 1, name: Some(n) }, position: 0, value }
             if n == "fc.bias" && value.is_nan()
     ));
-    let before = (w.to_array(), b.to_array(), opt.state_dict());
+    let before = (w.to_array(), b.to_array(), opt.state_dict().into_owned());
     assert!(!guarded_step(&mut opt).expect("no other error"), "the step is skipped");
     assert_eq!((w.to_array(), b.to_array(), opt.state_dict()), before);
     assert!(!w.has_grad() && !b.has_grad());

@@ -2,11 +2,12 @@
 //! single-threaded baseline step, for every bundled elementwise optimizer, in f32 and f64,
 //! on tensors large enough to be split into chunks and on many small ones.
 
+use optimizers::isa::Isa;
 use optimizers::ndarray::ArrayD;
+use optimizers::parallel::PARALLEL_CHUNK;
 use optimizers::rayon;
 use optimizers::{
-    Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Float, Isa, Optimizer, PARALLEL_CHUNK, Param, Rule, Sgd,
-    SgdOptions,
+    Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Float, Optimizer, Param, Rule, Sgd, SgdOptions,
 };
 
 /// Parameters of several sizes: two split into chunks (one not a multiple of 64),
@@ -61,14 +62,14 @@ fn run<R: Rule, A: Float>(
 fn check<R: Rule, A: Float>(name: &str, make: impl Fn(Vec<Param<A>>) -> Optimizer<R, A> + Copy) {
     let reference = run(make, |o| {
         o.set_parallel(false);
-        o.set_isa(Isa::Baseline);
+        o.set_isa(Isa::baseline());
     });
     let parallel = run(make, |o| o.set_parallel(true));
     assert!(
         parallel == reference,
         "{name}: the parallel step differs from the sequential baseline"
     );
-    for isa in [Isa::Avx512, Isa::Avx2, Isa::Baseline] {
+    for isa in Isa::available() {
         let result = run(make, |o| {
             o.set_parallel(false);
             o.set_isa(isa);

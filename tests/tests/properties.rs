@@ -16,10 +16,11 @@ use std::ops::Range;
 use optim_tests::problems::Quadratic;
 use optim_tests::reference::{AdamRef, AdamRefState, SgdRef, adam_step, sgd_step};
 use optim_tests::rng::SplitMix64;
+use optimizers::error::Scope;
 use optimizers::ndarray::{ArrayD, IxDyn};
 use optimizers::{
-    Adam, AdamW, DynOptimizer, Float, Lbfgs, Map, Optimizer, Param, ParamGroup, Rule, Scope, Sgd, StateDict, Tensor,
-    Value,
+    Adam, AdamW, DictTensor, DictValue, DynOptimizer, Float, Lbfgs, Map, Optimizer, Param, ParamGroup, Rule, Sgd,
+    StateDict,
 };
 use proptest::prelude::*;
 
@@ -51,18 +52,18 @@ struct Script {
     /// Parameter indices of each group, in order; every parameter in exactly one.
     groups: Vec<Vec<usize>>,
     /// Each group's overrides (every option set).
-    options: Vec<Map>,
-    defaults: Map,
+    options: Vec<Map<'static>>,
+    defaults: Map<'static>,
     /// The last group is added (`add_param_group`) before this step, when set.
     deferred: Option<usize>,
     steps: Vec<StepScript>,
 }
 
-fn map(entries: Vec<(&str, Value)>) -> Map {
+fn map(entries: Vec<(&str, DictValue<'static>)>) -> Map<'static> {
     entries.into_iter().collect()
 }
 
-fn sgd_options() -> impl Strategy<Value = Map> {
+fn sgd_options() -> impl Strategy<Value = Map<'static>> {
     (
         0.0..0.5f64,
         prop_oneof![Just(0.0), 0.0..0.99f64],
@@ -84,7 +85,7 @@ fn sgd_options() -> impl Strategy<Value = Map> {
         })
 }
 
-fn adam_options(kind: Kind) -> impl Strategy<Value = Map> {
+fn adam_options(kind: Kind) -> impl Strategy<Value = Map<'static>> {
     (
         0.0..0.1f64,
         0.0..0.99f64,
@@ -99,7 +100,7 @@ fn adam_options(kind: Kind) -> impl Strategy<Value = Map> {
             move |(lr, beta1, beta2, log_eps, weight_decay, amsgrad, maximize, decoupled)| {
                 map(vec![
                     ("lr", lr.into()),
-                    ("betas", Value::List(vec![beta1.into(), beta2.into()])),
+                    ("betas", DictValue::List(vec![beta1.into(), beta2.into()])),
                     ("eps", 10f64.powf(log_eps).into()),
                     ("weight_decay", weight_decay.into()),
                     ("amsgrad", amsgrad.into()),
@@ -110,7 +111,7 @@ fn adam_options(kind: Kind) -> impl Strategy<Value = Map> {
         )
 }
 
-fn options(kind: Kind) -> BoxedStrategy<Map> {
+fn options(kind: Kind) -> BoxedStrategy<Map<'static>> {
     match kind {
         Kind::Sgd => sgd_options().boxed(),
         Kind::Adam | Kind::AdamW => adam_options(kind).boxed(),
@@ -285,11 +286,11 @@ enum RefState {
 }
 
 fn f(m: &Map, key: &str) -> f64 {
-    m.get(key).and_then(Value::as_f64).expect("a number")
+    m.get(key).and_then(DictValue::as_f64).expect("a number")
 }
 
 fn b(m: &Map, key: &str) -> bool {
-    matches!(m.get(key), Some(Value::Bool(true)))
+    matches!(m.get(key), Some(DictValue::Bool(true)))
 }
 
 fn sgd_ref(m: &Map) -> SgdRef {
@@ -304,7 +305,7 @@ fn sgd_ref(m: &Map) -> SgdRef {
 }
 
 fn adam_ref(m: &Map) -> AdamRef {
-    let Some(Value::List(betas)) = m.get("betas") else {
+    let Some(DictValue::List(betas)) = m.get("betas") else {
         panic!("betas")
     };
     AdamRef {
@@ -319,13 +320,13 @@ fn adam_ref(m: &Map) -> AdamRef {
     }
 }
 
-fn tensor(shape: &[usize], v: &[f64]) -> Value {
-    Value::Tensor(Tensor::from_slice(shape, v).expect("fits"))
+fn tensor(shape: &[usize], v: &[f64]) -> DictValue<'static> {
+    DictValue::Tensor(DictTensor::owned(shape, v).expect("fits"))
 }
 
 /// The script run by the reference: final values and the state each parameter's index
 /// (numbered as the state dict numbers them) should have.
-fn reference(kind: Kind, script: &Script) -> (Vec<Vec<f64>>, BTreeMap<usize, Map>) {
+fn reference(kind: Kind, script: &Script) -> (Vec<Vec<f64>>, BTreeMap<usize, Map<'static>>) {
     let n = script.shapes.len();
     let mut p: Vec<Vec<f64>> = (0..n).map(|k| script.initial(k)).collect();
     let mut state: Vec<RefState> = (0..n)
@@ -367,7 +368,7 @@ fn reference(kind: Kind, script: &Script) -> (Vec<Vec<f64>>, BTreeMap<usize, Map
             RefState::Sgd(Some(buf)) => map(vec![("momentum_buffer", tensor(shape, buf))]),
             RefState::Adam(Some(st)) => {
                 let mut m = map(vec![
-                    ("step", st.step.into()),
+                    ("step", DictValue::Tensor(DictTensor::scalar(st.step as f32))), // torch: a 0-d float32 tensor
                     ("exp_avg", tensor(shape, &st.exp_avg)),
                     ("exp_avg_sq", tensor(shape, &st.exp_avg_sq)),
                 ]);
@@ -387,9 +388,9 @@ fn close(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 1e-14 + 1e-12 * b.abs()
 }
 
-fn close_values(a: &Value, b: &Value) -> bool {
+fn close_values(a: &DictValue<'_>, b: &DictValue<'_>) -> bool {
     match (a, b) {
-        (Value::Tensor(x), Value::Tensor(y)) => {
+        (DictValue::Tensor(x), DictValue::Tensor(y)) => {
             x.shape() == y.shape()
                 && x.to_vec::<f64>()
                     .iter()
@@ -445,7 +446,7 @@ fn round_trips<R: Rule, A: Float>(script: &Script) -> Result<(), TestCaseError> 
     let mut opt = build::<R, A>(script, &params, 0, true);
     let end = script.steps.len();
     run(script, &mut opt, &params, 0..end);
-    let dict = opt.state_dict();
+    let dict = opt.state_dict().into_owned();
     let back = StateDict::from_json(&dict.to_json()).expect("our JSON reads");
     prop_assert_eq!(&back, &dict);
     let copies = script.params::<A>(&values(&params));
@@ -547,7 +548,7 @@ struct LbfgsScript {
     shapes: Vec<Vec<usize>>,
     named: bool,
     seed: u64,
-    options: Map,
+    options: Map<'static>,
     steps: usize,
 }
 
@@ -562,9 +563,9 @@ fn lbfgs_script() -> impl Strategy<Value = LbfgsScript> {
         .prop_map(
             |(shapes, named, seed, (history_size, max_iter, strong_wolfe, lr), steps)| {
                 let line_search = if strong_wolfe {
-                    Value::from("strong_wolfe")
+                    DictValue::from("strong_wolfe")
                 } else {
-                    Value::Null
+                    DictValue::Null
                 };
                 LbfgsScript {
                     shapes,
@@ -572,8 +573,8 @@ fn lbfgs_script() -> impl Strategy<Value = LbfgsScript> {
                     seed,
                     options: map(vec![
                         ("lr", lr.into()),
-                        ("history_size", Value::Int(history_size as i64)),
-                        ("max_iter", Value::Int(max_iter as i64)),
+                        ("history_size", DictValue::Int(history_size as i64)),
+                        ("max_iter", DictValue::Int(max_iter as i64)),
                         ("line_search_fn", line_search),
                     ]),
                     steps,
@@ -676,7 +677,7 @@ fn lbfgs_properties<A: Float>(script: &LbfgsScript, split: usize) -> Result<(), 
     let all_losses = lbfgs_steps(script, &mut uninterrupted, &whole, 0..script.steps);
 
     // the round trip
-    let dict = uninterrupted.state_dict();
+    let dict = uninterrupted.state_dict().into_owned();
     let back = StateDict::from_json(&dict.to_json()).expect("reads");
     prop_assert_eq!(&back, &dict);
     let mut fresh = build(script.params::<A>(&flat(&whole)), &Map::new());

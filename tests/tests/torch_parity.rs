@@ -174,7 +174,7 @@ fn values<A: Float>(params: &[Param<A>]) -> Vec<Vec<A>> {
 }
 
 /// A counter from the optimizer's state dict (`state["0"]["func_evals"]`).
-fn counter(sd: &StateDict, key: &str) -> Option<u64> {
+fn counter(sd: &StateDict<'_>, key: &str) -> Option<u64> {
     sd.state.get(&0)?.get(key)?.as_u64()
 }
 
@@ -196,6 +196,17 @@ fn compare_json(report: &mut Report, at: &str, ours: &Json, torch: &Json, tol: T
         }
         (Json::String(s), Json::Number(b)) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {
             report.fail(format!("{at}: {s} vs torch {b}"))
+        }
+        // torch keeps `step` (and other scalars) as 0-d float32 tensors, and the fixtures
+        // write them as plain numbers: ours is the tensor, which must be float32 and equal.
+        (Json::Object(t), Json::Number(_)) if t.get("shape") == Some(&Json::Array(vec![])) => {
+            if t.get("dtype").and_then(Json::as_str) != Some("float32") {
+                report.fail(format!("{at}: a {:?} tensor vs torch's float32 scalar", t.get("dtype")));
+            }
+            match t.get("data").and_then(Json::as_array).map(Vec::as_slice) {
+                Some([x]) => compare_json(report, at, x, torch, tol, exact),
+                _ => report.fail(format!("{at}: a malformed 0-d tensor {ours}")),
+            }
         }
         (Json::Array(a), Json::Array(b)) => {
             if a.len() != b.len() {
@@ -226,7 +237,7 @@ fn compare_json(report: &mut Report, at: &str, ours: &Json, torch: &Json, tol: T
     }
 }
 
-fn compare_state_dict(report: &mut Report, sd: &StateDict, torch: &Json, tol: Tol) -> Result<(), String> {
+fn compare_state_dict(report: &mut Report, sd: &StateDict<'_>, torch: &Json, tol: Tol) -> Result<(), String> {
     let ours: Json = serde_json::from_str(&sd.to_json()).map_err(|e| e.to_string())?;
     let Json::Object(torch_map) = torch else {
         return Err("the fixture's state_dict is not an object".into());
@@ -288,7 +299,7 @@ fn replay<A: Float>(fx: &Fixture, report: &mut Report) -> Result<(), String> {
         if let (Some(expected), Some(actual)) = (step.loss, loss) {
             report.close(&format!("step {i} loss"), actual, expected, step_tol);
         }
-        let sd = opt.state_dict();
+        let sd = opt.state_dict().into_owned();
         for (key, expected) in [("func_evals", step.func_evals), ("n_iter", step.n_iter)] {
             if let Some(expected) = expected {
                 let actual = counter(&sd, key);

@@ -4,34 +4,16 @@
 
 // ANCHOR: optimizer
 use optimizers::ndarray::ArrayD;
-use optimizers::{Elementwise, Float, Optimizer, OptionValue, State, Value};
+use optimizers::{Elementwise, Float, Optimizer, OptionValue, State};
 
-/// How the learning rate changes over a parameter's steps: an option of a type of ours.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// How the learning rate changes over a parameter's steps: an option of a type of ours,
+/// written in state dicts as `"constant"` or `"linear"`.
+#[derive(Clone, Copy, Debug, PartialEq, OptionValue)]
 pub enum Warmup {
     /// The same learning rate at every step.
     Constant,
     /// The learning rate grows linearly to its value over `warmup_steps` steps.
     Linear,
-}
-
-impl OptionValue for Warmup {
-    fn expected() -> String {
-        "\"constant\" or \"linear\"".into()
-    }
-    fn to_value(&self) -> Value {
-        match self {
-            Warmup::Constant => "constant".into(),
-            Warmup::Linear => "linear".into(),
-        }
-    }
-    fn from_value(value: &Value) -> Option<Self> {
-        match value {
-            Value::Str(s) if s == "constant" => Some(Warmup::Constant),
-            Value::Str(s) if s == "linear" => Some(Warmup::Linear),
-            _ => None,
-        }
-    }
 }
 
 /// Gradient descent with an optional warm-up and an optional gradient clip.

@@ -6,7 +6,7 @@ use std::error::Error as StdError;
 use optim_book::backtracking::{Backtracking, BacktrackingOptions};
 use optim_book::rosenbrock::{self, START};
 use optimizers::ndarray::{Array1, array};
-use optimizers::{Param, Value};
+use optimizers::{DictValue, Param};
 
 type Result<T = (), E = Box<dyn StdError>> = std::result::Result<T, E>;
 
@@ -28,9 +28,9 @@ fn one_step_by_hand() -> Result {
     let state = opt.state(&x).ok_or("stepped")?;
     assert_eq!((state.func_evals, state.t), (3, Some(0.5)));
     // The state lives under parameter 0; the working buffers are not saved.
-    let dict = opt.state_dict();
+    let dict = opt.state_dict().into_owned();
     assert_eq!(dict.state[&0].keys().collect::<Vec<_>>(), ["func_evals", "t"]);
-    assert_eq!(dict.state[&0].get("t"), Some(&Value::Float(0.5)));
+    assert_eq!(dict.state[&0].get("t"), Some(&DictValue::Float(0.5)));
     Ok(())
 }
 // ANCHOR_END: by_hand

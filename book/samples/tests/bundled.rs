@@ -6,7 +6,7 @@ use std::error::Error as StdError;
 
 use optimizers::ndarray::array;
 use optimizers::{
-    Adam, AdamOptions, AdamW, AdamWOptions, Lbfgs, LbfgsOptions, LineSearch, Param, Sgd, SgdOptions, Value,
+    Adam, AdamOptions, AdamW, AdamWOptions, DictValue, Lbfgs, LbfgsOptions, LineSearch, Param, Sgd, SgdOptions,
 };
 
 type Result<T = (), E = Box<dyn StdError>> = std::result::Result<T, E>;
@@ -28,10 +28,10 @@ fn building_each_optimizer() -> Result {
         .line_search_fn(LineSearch::StrongWolfe);
     let lbfgs = Lbfgs::new([Param::new(array![1.0f64, 2.0])], options)?;
     // ANCHOR_END: build
-    assert_eq!(sgd.options(0)?.dampening, 0.0);
-    assert_eq!(adam.options(0)?.eps, 1e-8);
-    assert!(adamw.options(0)?.decoupled_weight_decay);
-    assert_eq!(lbfgs.options(0)?.max_eval, 5); // 4 · 5 / 4
+    assert_eq!(sgd.hyperparameters(0)?.dampening, 0.0);
+    assert_eq!(adam.hyperparameters(0)?.eps, 1e-8);
+    assert!(adamw.hyperparameters(0)?.decoupled_weight_decay);
+    assert_eq!(lbfgs.hyperparameters(0)?.max_eval, 5); // 4 · 5 / 4
     Ok(())
 }
 
@@ -77,7 +77,7 @@ fn where_the_bundled_optimizers_differ_from_torch() -> Result {
 
     // LBFGS's max_eval is computed from the max_iter given to the constructor.
     let lbfgs = Lbfgs::new([Param::new(array![1.0f64])], LbfgsOptions::new().max_iter(100))?;
-    assert_eq!(lbfgs.option(0, "max_eval")?, Value::Int(125));
+    assert_eq!(lbfgs.option(0, "max_eval")?, DictValue::Int(125));
     // ANCHOR_END: differences
     Ok(())
 }

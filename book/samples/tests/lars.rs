@@ -59,11 +59,14 @@ fn the_learning_rate_defaults_to_the_linear_scaling_rule() -> Result {
     // ANCHOR: computed_default
     let p = || Param::new(array![1.0f32]);
     let opt = Lars::new([p()], LarsOptions::new())?;
-    assert_eq!((opt.options(0)?.batch_size, opt.options(0)?.lr), (256, 0.1));
+    assert_eq!(
+        (opt.hyperparameters(0)?.batch_size, opt.hyperparameters(0)?.lr),
+        (256, 0.1)
+    );
     let opt = Lars::new([p()], LarsOptions::new().batch_size(4096))?;
-    assert_eq!(opt.options(0)?.lr, 1.6); // 0.1 · 4096 / 256
+    assert_eq!(opt.hyperparameters(0)?.lr, 1.6); // 0.1 · 4096 / 256
     let opt = Lars::new([p()], LarsOptions::new().batch_size(4096).lr(3.0))?;
-    assert_eq!(opt.options(0)?.lr, 3.0); // a given value wins
+    assert_eq!(opt.hyperparameters(0)?.lr, 3.0); // a given value wins
 
     // Defaults are computed once, from the constructor's options: a group that sets only
     // `batch_size` takes `lr` from the optimizer's defaults, as it takes any other option.
@@ -74,7 +77,7 @@ fn the_learning_rate_defaults_to_the_linear_scaling_rule() -> Result {
         ],
         LarsOptions::new(),
     )?;
-    assert_eq!(opt.options(1)?.lr, 0.1); // not 0.4: set both when a group needs both
+    assert_eq!(opt.hyperparameters(1)?.lr, 0.1); // not 0.4: set both when a group needs both
     // ANCHOR_END: computed_default
     Ok(())
 }
@@ -104,13 +107,13 @@ fn lars_state_round_trips() -> Result {
     let mut opt = Lars::new([p.clone()], LarsOptions::new().lr(0.5))?;
     p.set_grad(array![[0.1f32, 0.2], [0.3, 0.4]])?;
     opt.step()?;
-    let dict = opt.state_dict();
+    let dict = opt.state_dict().into_owned();
     let keys: Vec<&str> = dict.state[&0].keys().collect();
     assert_eq!(keys, ["momentum_buffer", "trust_ratio"]);
     let p2 = Param::new(p.to_array());
     let mut resumed = Lars::new([p2.clone()], LarsOptions::new())?;
     resumed.load_state_dict(&StateDict::from_json(&dict.to_json())?)?;
-    assert_eq!(resumed.options(0)?.lr, 0.5);
+    assert_eq!(resumed.hyperparameters(0)?.lr, 0.5);
     for _ in 0..3 {
         p.set_grad(array![[0.1f32, 0.2], [0.3, 0.4]])?;
         p2.set_grad(array![[0.1f32, 0.2], [0.3, 0.4]])?;

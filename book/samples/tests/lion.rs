@@ -85,7 +85,7 @@ fn lion_state_dict_round_trips_and_rejects_bad_dicts_atomically() {
     bad.state
         .get_mut(&0)
         .unwrap()
-        .insert("exp_avg", optimizers::Tensor::from_slice(&[4], &[0.0f64; 4]).unwrap());
+        .insert("exp_avg", optimizers::DictTensor::owned(&[4], &[0.0f64; 4]).unwrap());
     let err = resumed.load_state_dict(&bad).unwrap_err();
     assert_eq!(
         err.to_string(),

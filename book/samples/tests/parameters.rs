@@ -5,7 +5,7 @@
 use std::error::Error as StdError;
 
 use optimizers::ndarray::{Array1, Array2, array, s};
-use optimizers::{Adam, AdamOptions, DynOptimizer, Error, Param, ParamGroup, Sgd, SgdOptions, Value, registry};
+use optimizers::{Adam, AdamOptions, DictValue, DynOptimizer, Error, Param, ParamGroup, Sgd, SgdOptions, registry};
 
 type Result<T = (), E = Box<dyn StdError>> = std::result::Result<T, E>;
 
@@ -128,9 +128,9 @@ fn per_layer_learning_rates() -> Result {
         ],
         SgdOptions::new().lr(1e-3).momentum(0.9),
     )?;
-    assert_eq!(opt.options(0)?.lr, 1e-2); // the group's own
-    assert_eq!(opt.options(1)?.lr, 1e-3); // the optimizer's
-    assert_eq!(opt.options(0)?.momentum, 0.9); // every group: from the optimizer's options
+    assert_eq!(opt.hyperparameters(0)?.lr, 1e-2); // the group's own
+    assert_eq!(opt.hyperparameters(1)?.lr, 1e-3); // the optimizer's
+    assert_eq!(opt.hyperparameters(0)?.momentum, 0.9); // every group: from the optimizer's options
     assert_eq!(opt.defaults().lr, Some(1e-3));
     // ANCHOR_END: per_layer
     Ok(())
@@ -150,15 +150,15 @@ fn options_change_while_training() -> Result {
     // Typed: lay overrides over group 0's options (torch: param_groups[0]['lr'] = 5e-4).
     opt.set_options(0, &AdamOptions::new().lr(5e-4).weight_decay(1e-4))?;
     // Typed, relative to the current values.
-    opt.update_options(1, |o| o.lr *= 0.1)?;
+    opt.update_hyperparameters(1, |o| o.lr *= 0.1)?;
     // By name, as a config file or a scheduler gives it.
-    opt.set_option(1, "betas", Value::List(vec![0.8.into(), 0.99.into()]))?;
-    assert_eq!(opt.options(0)?.lr, 5e-4);
-    assert_eq!(opt.option(1, "lr")?, Value::Float(1e-4));
-    assert_eq!(opt.options(1)?.betas, (0.8, 0.99));
+    opt.set_option(1, "betas", DictValue::List(vec![0.8.into(), 0.99.into()]))?;
+    assert_eq!(opt.hyperparameters(0)?.lr, 5e-4);
+    assert_eq!(opt.option(1, "lr")?, DictValue::Float(1e-4));
+    assert_eq!(opt.hyperparameters(1)?.betas, (0.8, 0.99));
 
     // Every change is checked, and a rejected change changes nothing.
-    let err = opt.update_options(1, |o| o.betas.1 = 1.0).unwrap_err();
+    let err = opt.update_hyperparameters(1, |o| o.betas.1 = 1.0).unwrap_err();
     assert_eq!(err.to_string(), "group 1: invalid beta parameter at index 1: 1.0");
     let err = opt.set_option(0, "lr", -1.0).unwrap_err();
     assert_eq!(err.to_string(), "group 0: invalid learning rate: -1.0");
@@ -167,7 +167,7 @@ fn options_change_while_training() -> Result {
         err.to_string()
             .starts_with("group 0: adam has no option `learning_rate`")
     );
-    assert_eq!(opt.options(1)?.betas, (0.8, 0.99));
+    assert_eq!(opt.hyperparameters(1)?.betas, (0.8, 0.99));
     // ANCHOR_END: set_options
     Ok(())
 }
@@ -208,7 +208,7 @@ fn an_optimizer_chosen_by_name() -> Result {
     let model = model();
     // ANCHOR: registry
     // From a config file: the optimizer's name and its options, as torch spells them.
-    let defaults = [("lr", Value::Float(0.01)), ("momentum", Value::Float(0.9))]
+    let defaults = [("lr", DictValue::Float(0.01)), ("momentum", DictValue::Float(0.9))]
         .into_iter()
         .collect();
     let mut opt = registry::build::<f32>("sgd", vec![(model.base.parameters(), Default::default())], &defaults)?;
@@ -231,7 +231,7 @@ fn a_group_added_later_unfreezes_a_layer() -> Result {
     // Fine-tuning: train the classifier alone first; the base stays frozen.
     let mut opt = Adam::new(model.classifier.parameters(), AdamOptions::new().lr(1e-3))?;
     for _ in 0..10 {
-        opt.zero_grad();
+        opt.zero_grad()?;
         set_grads(&model)?; // backward computes every gradient ...
         opt.step()?; // ... but only the classifier's parameters are in the optimizer
     }
@@ -239,7 +239,7 @@ fn a_group_added_later_unfreezes_a_layer() -> Result {
 
     // Then unfreeze the base with a smaller learning rate (torch's add_param_group).
     opt.add_param_group(ParamGroup::new(model.base.parameters()).options(AdamOptions::new().lr(1e-4)))?;
-    opt.zero_grad();
+    opt.zero_grad()?;
     set_grads(&model)?;
     opt.step()?;
     assert!(model.base.weight.value()[[0, 0]] < 0.1);

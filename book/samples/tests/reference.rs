@@ -5,7 +5,8 @@ use std::error::Error as StdError;
 
 use optim_book::reference::{Warmup, WarmupConfig, WarmupSgd, WarmupState, WarmupStateElem};
 use optimizers::ndarray::array;
-use optimizers::{Hyperparameters, Param, ParamGroup, State, Value};
+use optimizers::rule::Hyperparameters;
+use optimizers::{DictValue, Param, ParamGroup, State};
 
 type Result<T = (), E = Box<dyn StdError>> = std::result::Result<T, E>;
 
@@ -56,8 +57,8 @@ fn the_constructors_and_the_checks() -> Result {
         ],
         WarmupConfig::new(), // no lr here: every group must set it
     )?;
-    assert_eq!(opt.options(1)?.warmup, Warmup::Linear);
-    assert_eq!(opt.option(1, "schedule")?, Value::Str("linear".into()));
+    assert_eq!(opt.hyperparameters(1)?.warmup, Warmup::Linear);
+    assert_eq!(opt.option(1, "schedule")?, DictValue::Str("linear".into()));
 
     let err = WarmupSgd::new([p()], WarmupConfig::new()).unwrap_err();
     assert_eq!(

@@ -6,7 +6,7 @@ use std::error::Error as StdError;
 
 use optim_book::rmsprop::{Rmsprop, RmspropOptions};
 use optimizers::ndarray::array;
-use optimizers::{Param, StateDict, Value};
+use optimizers::{DictValue, Param, StateDict};
 
 type Result<T = (), E = Box<dyn StdError>> = std::result::Result<T, E>;
 
@@ -88,11 +88,11 @@ fn the_renamed_option_is_alpha_everywhere_but_in_rust() -> Result {
     // ANCHOR: rename
     let p = Param::new(array![1.0f32]);
     let mut opt = Rmsprop::new([p], RmspropOptions::new().smoothing(0.9))?;
-    assert_eq!(opt.options(0)?.smoothing, 0.9); // typed: the field's name
-    assert_eq!(opt.option(0, "alpha")?, Value::Float(0.9)); // by name: the key
+    assert_eq!(opt.hyperparameters(0)?.smoothing, 0.9); // typed: the field's name
+    assert_eq!(opt.option(0, "alpha")?, DictValue::Float(0.9)); // by name: the key
     opt.set_option(0, "alpha", 0.95)?;
-    let dict = opt.state_dict();
-    assert_eq!(dict.param_groups[0].options.get("alpha"), Some(&Value::Float(0.95)));
+    let dict = opt.state_dict().into_owned();
+    assert_eq!(dict.param_groups[0].options.get("alpha"), Some(&DictValue::Float(0.95)));
     assert!(opt.option(0, "smoothing").is_err());
     // ANCHOR_END: rename
     Ok(())

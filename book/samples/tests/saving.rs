@@ -7,7 +7,7 @@ mod support;
 use std::error::Error as StdError;
 
 use optimizers::ndarray::{Array1, Array2, ArrayD, array};
-use optimizers::{Adam, AdamOptions, Error, Optimizer, Param, ParamGroup, Sgd, SgdOptions, StateDict, Value};
+use optimizers::{Adam, AdamOptions, DictValue, Error, Optimizer, Param, ParamGroup, Sgd, SgdOptions, StateDict};
 use support::{assert_snapshot, compact_lists};
 
 type Result<T = (), E = Box<dyn StdError>> = std::result::Result<T, E>;
@@ -35,7 +35,7 @@ fn sgd_after_one_step() -> Result<Optimizer<Sgd, f32>> {
 fn the_state_dict_is_torchs_layout_plus_kind_version_and_names() -> Result {
     let opt = sgd_after_one_step()?;
     // ANCHOR: to_json
-    let dict = opt.state_dict();
+    let dict = opt.state_dict().into_owned();
     let json = dict.to_json_pretty(); // or `to_json()` for one compact line
     // ANCHOR_END: to_json
     assert_snapshot("sgd_state_dict.json", &compact_lists(&json));
@@ -44,10 +44,10 @@ fn the_state_dict_is_torchs_layout_plus_kind_version_and_names() -> Result {
     assert_eq!(dict.kind.as_deref(), Some("sgd"));
     assert_eq!(dict.version, Some(1));
     assert_eq!(dict.param_groups[1].params, [1]);
-    assert_eq!(dict.param_groups[1].options.get("lr"), Some(&Value::Float(0.5)));
+    assert_eq!(dict.param_groups[1].options.get("lr"), Some(&DictValue::Float(0.5)));
     assert!(!dict.state.contains_key(&1), "no momentum in group 1, so no state");
     let buffer = &dict.state[&0].get("momentum_buffer");
-    assert!(matches!(buffer, Some(Value::Tensor(t)) if t.shape() == [2, 2]));
+    assert!(matches!(buffer, Some(DictValue::Tensor(t)) if t.shape() == [2, 2]));
     // ANCHOR_END: fields
     Ok(())
 }
@@ -89,12 +89,12 @@ fn a_failed_load_changes_nothing() -> Result {
     // ANCHOR: atomic
     let mut opt = sgd_after_one_step()?;
     let weight = opt.params(0)?[0].clone();
-    let before = opt.state_dict();
+    let before = opt.state_dict().into_owned();
 
     // A checkpoint whose last entry is broken: a momentum buffer of the wrong shape.
     let mut broken = before.clone();
     broken.param_groups[0].options.insert("lr", 0.125); // valid, and would be applied...
-    let bad = optimizers::Tensor::from_slice(&[3], &[0.0f32; 3]).ok_or("shape")?;
+    let bad = optimizers::DictTensor::owned(&[3], &[0.0f32; 3]).ok_or("shape")?;
     broken.state.get_mut(&0).ok_or("state")?.insert("momentum_buffer", bad);
 
     let err = opt.load_state_dict(&broken).unwrap_err();
@@ -105,7 +105,7 @@ fn a_failed_load_changes_nothing() -> Result {
     );
     // ... but nothing was: options and state are as before the call.
     assert_eq!(opt.state_dict(), before);
-    assert_eq!(opt.options(0)?.lr, 0.25);
+    assert_eq!(opt.hyperparameters(0)?.lr, 0.25);
     assert!(opt.state(&weight).is_some());
     // ANCHOR_END: atomic
     Ok(())
@@ -114,8 +114,8 @@ fn a_failed_load_changes_nothing() -> Result {
 #[test]
 fn every_check_names_what_is_wrong() -> Result {
     let mut opt = sgd_after_one_step()?;
-    let good = opt.state_dict();
-    let check = |change: &dyn Fn(&mut StateDict), expected: &str| {
+    let good = opt.state_dict().into_owned();
+    let check = |change: &dyn Fn(&mut StateDict<'static>), expected: &str| {
         let mut dict = good.clone();
         change(&mut dict);
         let mut opt2 = sgd_after_one_step().unwrap();
@@ -159,7 +159,7 @@ fn every_check_names_what_is_wrong() -> Result {
         &|d| {
             d.state.get_mut(&0).unwrap().insert("momentum_buffer", 1.0);
         },
-        "state of parameter 0: `momentum_buffer` must be a tensor, found a number (1)",
+        "state of parameter 0: `momentum_buffer` must be a tensor, found a number (1.0)",
     );
     check(
         &|d| {
@@ -180,7 +180,7 @@ fn state_is_cast_to_the_parameters_dtype() -> Result {
     let mut opt64 = Adam::new([w64.clone()], AdamOptions::new())?;
     w64.set_grad(array![0.1, -0.2])?;
     opt64.step()?;
-    let dict = opt64.state_dict(); // tensors saved as "float64"
+    let dict = opt64.state_dict().into_owned(); // tensors saved as "float64"
 
     // ... resumed in f32: tensors are cast to the parameters' type on load.
     let w32 = Param::new(w64.to_array().mapv(|x| x as f32));
@@ -206,8 +206,8 @@ fn a_run_started_in_pytorch_continues_here() -> Result {
     // ... an optimizer over them, in the order torch had them, and torch's state.
     let mut opt = Adam::new([weight.clone(), bias.clone()], AdamOptions::new())?;
     opt.load_state_dict(&dict)?; // by position: torch's dict has no names
-    assert_eq!(opt.options(0)?.lr, 0.1); // the saved options replace the current ones
-    assert_eq!(opt.options(0)?.betas, (0.9, 0.99));
+    assert_eq!(opt.hyperparameters(0)?.lr, 0.1); // the saved options replace the current ones
+    assert_eq!(opt.hyperparameters(0)?.betas, (0.9, 0.99));
 
     // Steps 4 and 5, with the gradients torch used: the same parameters as torch's.
     for (gw, gb) in [
@@ -260,7 +260,7 @@ fn named_parameters_are_matched_by_name() -> Result {
     a.set_grad(array![1.0, 1.0])?;
     b.set_grad(array![-1.0, -1.0])?;
     opt.step()?;
-    let dict = opt.state_dict();
+    let dict = opt.state_dict().into_owned();
 
     // The model now lists its parameters in another order: names find them.
     let ([decoder, encoder], mut reordered) = make(["decoder.weight", "encoder.weight"])?;

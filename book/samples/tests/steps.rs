@@ -22,7 +22,7 @@ fn the_training_loop() -> Result {
     let w = Param::new(Array1::<f64>::zeros(3));
     let mut opt = Adam::new([w.clone()], AdamOptions::new().lr(0.1))?;
     for _epoch in 0..300 {
-        opt.zero_grad(); // torch: optimizer.zero_grad()
+        opt.zero_grad()?; // torch: optimizer.zero_grad()
         let (_loss, grad) = loss_and_grad(&w, &target); // forward and backward
         w.set_grad(grad)?;
         opt.step()?; // torch: optimizer.step()
@@ -46,7 +46,7 @@ fn zeroing_gradients_both_ways() -> Result {
     // zero_grad() drops the gradients (torch 2.x's default, set_to_none=True):
     // a parameter without a gradient is skipped, its state untouched.
     let (p, mut opt) = make()?;
-    opt.zero_grad();
+    opt.zero_grad()?;
     assert!(!p.has_grad());
     opt.step()?;
     assert_eq!(p.value()[0], 0.9);
@@ -54,7 +54,7 @@ fn zeroing_gradients_both_ways() -> Result {
     // zero_grad_in_place() fills them with zeros, keeping their memory
     // (torch's set_to_none=False): a zero gradient is a real step, and momentum still moves p.
     let (p, mut opt) = make()?;
-    opt.zero_grad_in_place();
+    opt.zero_grad_in_place()?;
     assert_eq!(p.grad_array(), Some(array![0.0].into_dyn()));
     opt.step()?;
     assert!((p.value()[0] - (0.9 - 0.1 * 0.9)).abs() < 1e-15); // buffer 0.9 · 1 + 0
@@ -68,7 +68,7 @@ fn gradients_accumulate_over_micro_batches() -> Result {
     let w = Param::new(array![0.0f32, 0.0]);
     let mut opt = Sgd::new([w.clone()], SgdOptions::new().lr(0.5))?;
     let micro_batches = [array![1.0f32, 0.0], array![0.0, 2.0], array![1.0, 2.0]];
-    opt.zero_grad();
+    opt.zero_grad()?;
     for grad in &micro_batches {
         w.accumulate_grad(&(grad / micro_batches.len() as f32))?; // what backward does to .grad
     }
@@ -154,7 +154,7 @@ fn a_diverging_run_is_caught_before_the_step() -> Result {
                 "parameter 0 of group 0 (\"w\") has a non-finite gradient (NaN at flat index 1): \
                  skip this step or lower the learning rate"
             );
-            opt.zero_grad(); // skip this batch
+            opt.zero_grad()?; // skip this batch
         }
     }
     assert_eq!(*w.value(), array![1.0f32, 2.0].into_dyn());

@@ -11,11 +11,33 @@
     clippy::collapsible_if
 )]
 
+use optim_core::__private_0_1::{
+    ClosureDriver, ElementwiseDriver, PerTensorDriver, Slices, check_option_keys, check_state_keys, option_type_error,
+    tensor_slice_mut,
+};
 use optim_core::ndarray::{Array1, ArrayD, ArrayViewD, ArrayViewMutD};
 use optim_core::{
-    ClosureDriver, ClosureRule, Elementwise, ElementwiseDriver, Error, Float, Hyperparameters, Map, OptionValue,
-    PerTensor, PerTensorDriver, Problem, Result, Rule, Scope, ShapeCtx, Slices, State, StateError, StateField,
+    ClosureRule, Elementwise, Error, Float, Hyperparameters, Map, OptionValue, PerTensor, Problem, Result, Rule, Scope,
+    ShapeCtx, State, StateError, StateField,
 };
+
+/// One option read from a map, as the derive's generated `options_from_map` reads it.
+fn read_option<T: OptionValue>(map: &Map<'_>, key: &str, scope: Scope) -> Result<Option<T>> {
+    match map.get(key) {
+        None => Ok(None),
+        Some(value) => T::from_value(value)
+            .map(Some)
+            .ok_or_else(|| option_type_error(scope, key, T::expected(), value)),
+    }
+}
+
+/// One state field read from an entry, as the derive's generated `unpack` reads it.
+fn unpack_field<A: Float, T: StateField<A>>(entry: &Map<'_>, key: &str, ctx: &ShapeCtx<'_>) -> Result<T, StateError> {
+    T::unpack(entry.get(key), ctx).map_err(|error| StateError {
+        key: key.to_string(),
+        error,
+    })
+}
 
 // ----- Momentum: an elementwise rule with a required option and a cross-option check ------
 
@@ -143,7 +165,7 @@ impl Hyperparameters for Momentum {
         }
         Ok(())
     }
-    fn to_map(&self) -> Map {
+    fn to_map(&self) -> Map<'static> {
         let mut m = Map::new();
         m.insert("lr", self.lr.to_value());
         m.insert("momentum", self.momentum.to_value());
@@ -151,13 +173,13 @@ impl Hyperparameters for Momentum {
         m.insert("nesterov", self.nesterov.to_value());
         m
     }
-    fn options_from_map(map: &Map, scope: Scope) -> Result<MomentumOptions> {
-        optim_core::check_option_keys::<Self>(map, scope)?;
+    fn options_from_map(map: &Map<'_>, scope: Scope) -> Result<MomentumOptions> {
+        check_option_keys::<Self>(map, scope)?;
         Ok(MomentumOptions {
-            lr: optim_core::read_option(map, "lr", scope)?,
-            momentum: optim_core::read_option(map, "momentum", scope)?,
-            weight_decay: optim_core::read_option(map, "weight_decay", scope)?,
-            nesterov: optim_core::read_option(map, "nesterov", scope)?,
+            lr: read_option(map, "lr", scope)?,
+            momentum: read_option(map, "momentum", scope)?,
+            weight_decay: read_option(map, "weight_decay", scope)?,
+            nesterov: read_option(map, "nesterov", scope)?,
         })
     }
 }
@@ -210,7 +232,7 @@ impl<A: Float> State<A> for MomentumState<A> {
             momentum_buffer: StateField::<A>::init(ctx),
         }
     }
-    fn pack(&self) -> Map {
+    fn pack(&self) -> Map<'_> {
         let mut m = Map::new();
         if let Some(v) = StateField::<A>::pack(&self.step) {
             m.insert("step", v);
@@ -220,16 +242,16 @@ impl<A: Float> State<A> for MomentumState<A> {
         }
         m
     }
-    fn unpack(entry: &Map, ctx: &ShapeCtx<'_>) -> Result<Self, StateError> {
-        optim_core::check_state_keys(entry, &Self::keys())?;
+    fn unpack(entry: &Map<'_>, ctx: &ShapeCtx<'_>) -> Result<Self, StateError> {
+        check_state_keys(entry, &Self::keys())?;
         Ok(MomentumState {
-            step: optim_core::unpack_field::<A, _>(entry, "step", ctx)?,
-            momentum_buffer: optim_core::unpack_field::<A, _>(entry, "momentum_buffer", ctx)?,
+            step: unpack_field::<A, _>(entry, "step", ctx)?,
+            momentum_buffer: unpack_field::<A, _>(entry, "momentum_buffer", ctx)?,
         })
     }
     fn slices(&mut self) -> MomentumStateSlices<'_, A> {
         MomentumStateSlices {
-            momentum_buffer: self.momentum_buffer.as_mut().map(optim_core::tensor_slice_mut),
+            momentum_buffer: self.momentum_buffer.as_mut().map(tensor_slice_mut),
         }
     }
 }
@@ -361,13 +383,13 @@ impl Hyperparameters for Normalized {
     fn validate_present(_: &NormalizedOptions, _: Scope) -> Result<()> {
         Ok(())
     }
-    fn to_map(&self) -> Map {
+    fn to_map(&self) -> Map<'static> {
         [("lr", self.lr)].into_iter().collect()
     }
-    fn options_from_map(map: &Map, scope: Scope) -> Result<NormalizedOptions> {
-        optim_core::check_option_keys::<Self>(map, scope)?;
+    fn options_from_map(map: &Map<'_>, scope: Scope) -> Result<NormalizedOptions> {
+        check_option_keys::<Self>(map, scope)?;
         Ok(NormalizedOptions {
-            lr: optim_core::read_option(map, "lr", scope)?,
+            lr: read_option(map, "lr", scope)?,
         })
     }
 }
@@ -446,17 +468,17 @@ impl Hyperparameters for Backtrack {
         }
         Ok(())
     }
-    fn to_map(&self) -> Map {
+    fn to_map(&self) -> Map<'static> {
         let mut m = Map::new();
         m.insert("lr", self.lr.to_value());
         m.insert("max_evals", self.max_evals.to_value());
         m
     }
-    fn options_from_map(map: &Map, scope: Scope) -> Result<BacktrackOptions> {
-        optim_core::check_option_keys::<Self>(map, scope)?;
+    fn options_from_map(map: &Map<'_>, scope: Scope) -> Result<BacktrackOptions> {
+        check_option_keys::<Self>(map, scope)?;
         Ok(BacktrackOptions {
-            lr: optim_core::read_option(map, "lr", scope)?,
-            max_evals: optim_core::read_option(map, "max_evals", scope)?,
+            lr: read_option(map, "lr", scope)?,
+            max_evals: read_option(map, "max_evals", scope)?,
         })
     }
 }
@@ -491,7 +513,7 @@ impl<A: Float> State<A> for BacktrackState<A> {
             x0: Default::default(),
         }
     }
-    fn pack(&self) -> Map {
+    fn pack(&self) -> Map<'_> {
         let mut m = Map::new();
         if let Some(v) = StateField::<A>::pack(&self.func_evals) {
             m.insert("func_evals", v);
@@ -504,12 +526,12 @@ impl<A: Float> State<A> for BacktrackState<A> {
         }
         m
     }
-    fn unpack(entry: &Map, ctx: &ShapeCtx<'_>) -> Result<Self, StateError> {
-        optim_core::check_state_keys(entry, &Self::keys())?;
+    fn unpack(entry: &Map<'_>, ctx: &ShapeCtx<'_>) -> Result<Self, StateError> {
+        check_state_keys(entry, &Self::keys())?;
         Ok(BacktrackState {
-            func_evals: optim_core::unpack_field::<A, _>(entry, "func_evals", ctx)?,
-            d: optim_core::unpack_field::<A, _>(entry, "d", ctx)?,
-            t: optim_core::unpack_field::<A, _>(entry, "t", ctx)?,
+            func_evals: unpack_field::<A, _>(entry, "func_evals", ctx)?,
+            d: unpack_field::<A, _>(entry, "d", ctx)?,
+            t: unpack_field::<A, _>(entry, "t", ctx)?,
             grad: Default::default(),
             x0: Default::default(),
         })
@@ -582,6 +604,6 @@ pub fn train<R: Rule, A: Float>(opt: &mut Optimizer<R, A>, from: usize, steps: u
 }
 
 /// The state dict after a JSON round trip.
-pub fn through_json(sd: &StateDict) -> StateDict {
+pub fn through_json(sd: &StateDict<'_>) -> StateDict<'static> {
     StateDict::from_json(&sd.to_json()).expect("own JSON parses")
 }

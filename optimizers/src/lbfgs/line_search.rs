@@ -91,7 +91,7 @@ pub(crate) struct NonFiniteEval {
 }
 
 /// Torch's `_directional_evaluate`: move to `x + t d`, evaluate, restore `x`.
-fn directional_evaluate<A: Float, O: Objective<A>>(obj: &mut O, x: &[A], t: f64, d: &[A], grad: &mut [A]) -> f64 {
+fn directional_evaluate<A: Float>(obj: &mut Objective<'_, '_, A>, x: &[A], t: f64, d: &[A], grad: &mut [A]) -> f64 {
     obj.add_scaled(t, d);
     let loss = obj.evaluate(grad);
     obj.write_params(x);
@@ -103,8 +103,8 @@ fn directional_evaluate<A: Float, O: Objective<A>>(obj: &mut O, x: &[A], t: f64,
 /// gradient is and `g · d` (torch's `obj_func`, `ls_func_evals += 1`, `g_new.dot(d)`),
 /// or the first non-finite value with the count so far.
 #[inline(always)]
-fn trial<A: Float, O: Objective<A>>(
-    obj: &mut O,
+fn trial<A: Float>(
+    obj: &mut Objective<'_, '_, A>,
     x: &[A],
     t: f64,
     d: &[A],
@@ -127,8 +127,8 @@ fn trial<A: Float, O: Objective<A>>(
 /// `max_ls + 1` evaluations. Parameters of `obj` are `x` again on return (also on error).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)] // into the step, to be compiled with its instruction set
-pub(crate) fn strong_wolfe<A: Float, O: Objective<A>>(
-    obj: &mut O,
+pub(crate) fn strong_wolfe<A: Float>(
+    obj: &mut Objective<'_, '_, A>,
     x: &[A],
     t: f64,
     d: &[A],

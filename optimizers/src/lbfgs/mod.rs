@@ -5,12 +5,13 @@
 //! - `options`: the options ([`Lbfgs`], derived with `#[derive(Optimizer)]`);
 //! - `state`: the persistent state, with the curvature history saved as torch's three lists;
 //! - `ring`: the fixed-capacity ring the history lives in (no shifting, no allocation once full);
-//! - `objective`: what the algorithm sees of the problem, over optim-core's `Problem`;
+//! - `objective`: what the algorithm sees of optim-core's `Problem` (negated with `maximize`);
 //! - `ops`: vector kernels (dot products in `f64`, in a fixed lane order, fused with the updates);
 //! - `two_loop`: the two-loop recursion;
 //! - `line_search`: cubic interpolation and the strong-Wolfe search;
-//! - `step`: one `step(closure)`, torch's loop branch for branch; it and the two-loop recursion
-//!   run compiled for AVX2 when the CPU has it, with the same bits as without.
+//! - `step`: one `step(closure)`, torch's loop branch for branch, run through optim-core's one
+//!   instruction-set dispatcher (the optimizer's `Isa`, as every rule form), with the same
+//!   bits on every instruction set.
 
 mod line_search;
 mod objective;
@@ -23,17 +24,17 @@ mod two_loop;
 
 use optim_core::{ClosureRule, Error, Float, Problem, Result};
 
-pub use options::{Lbfgs, LbfgsOptions, LineSearch, MAX_HISTORY_SIZE};
+pub use options::{Lbfgs, LbfgsOptions, LineSearch};
 pub use state::{CurvatureHistory, CurvaturePair, LbfgsState};
 
-use objective::ProblemObjective;
+use objective::Objective;
 
 impl ClosureRule for Lbfgs {
     /// One torch `LBFGS.step(closure)` over the group's parameters as one flat vector;
     /// returns the closure's first loss. See [`Lbfgs`] for the algorithm, the closure's
     /// contract and what a non-finite evaluation leaves behind.
     fn step<A: Float>(&self, state: &mut LbfgsState<A>, problem: &mut Problem<'_, A>) -> Result<f64> {
-        let mut objective = ProblemObjective {
+        let mut objective = Objective {
             problem,
             maximize: self.maximize,
         };

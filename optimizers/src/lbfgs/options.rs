@@ -1,49 +1,23 @@
 //! The options of [`Lbfgs`] (torch's LBFGS parameter group) and the line-search choice.
 
-use optim_core::{OptionValue, Value};
-use optim_derive::Optimizer;
+use optim_derive::{Optimizer, OptionValue};
 
 use super::state::LbfgsState;
-
-/// The largest `history_size` accepted. Torch allocates `al` with `history_size` slots up
-/// front, so an absurd value only exhausts memory; 2²⁰ pairs is far beyond any useful
-/// history (a few to a few hundred pairs are usual).
-pub const MAX_HISTORY_SIZE: usize = 1 << 20;
 
 /// The line search of [`Lbfgs`] (torch's `line_search_fn`).
 ///
 /// In a state dict: `null` for [`LineSearch::None`], `"strong_wolfe"` for
 /// [`LineSearch::StrongWolfe`]; any other value is a type error.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, OptionValue)]
 pub enum LineSearch {
     /// No line search: each iteration moves by `t = lr` along its direction (the first
     /// iteration of a run by `min(1, 1 / Σ|g|) · lr`). Torch's `line_search_fn=None`.
     #[default]
+    #[option(null)]
     None,
     /// A strong-Wolfe line search with cubic interpolation (`c1 = 1e-4`, `c2 = 0.9`,
     /// bracket tolerance `1e-9`), as torch's `line_search_fn="strong_wolfe"`.
     StrongWolfe,
-}
-
-impl OptionValue for LineSearch {
-    fn expected() -> String {
-        "null or \"strong_wolfe\"".into()
-    }
-
-    fn to_value(&self) -> Value {
-        match self {
-            LineSearch::None => Value::Null,
-            LineSearch::StrongWolfe => Value::Str("strong_wolfe".into()),
-        }
-    }
-
-    fn from_value(value: &Value) -> Option<Self> {
-        match value {
-            Value::Null => Some(LineSearch::None),
-            Value::Str(s) if s == "strong_wolfe" => Some(LineSearch::StrongWolfe),
-            _ => None,
-        }
-    }
 }
 
 /// L-BFGS, exactly as `torch.optim.LBFGS` (torch 2.15): a quasi-Newton method that
@@ -87,7 +61,7 @@ impl OptionValue for LineSearch {
 /// | `max_eval` | `max_iter * 5 / 4` | ≥ 1 (with `strong_wolfe` a step may make one more evaluation) |
 /// | `tolerance_grad` | 1e-7 | ≥ 0 |
 /// | `tolerance_change` | 1e-9 | ≥ 0 |
-/// | `history_size` | 100 | 1 to [`MAX_HISTORY_SIZE`] |
+/// | `history_size` | 100 | 1 to [`Lbfgs::MAX_HISTORY_SIZE`] |
 /// | `line_search_fn` | [`LineSearch::None`] (`null`) | `null` or `"strong_wolfe"` |
 /// | `maximize` | false | |
 ///
@@ -182,8 +156,9 @@ pub struct Lbfgs {
     #[hyper(
         default = 100,
         check(
-            (1..=MAX_HISTORY_SIZE).contains(&history_size),
-            "invalid history_size: {history_size} (must be from 1 to {MAX_HISTORY_SIZE})"
+            (1..=Lbfgs::MAX_HISTORY_SIZE).contains(&history_size),
+            "invalid history_size: {history_size} (must be from 1 to {})",
+            Lbfgs::MAX_HISTORY_SIZE
         )
     )]
     pub history_size: usize,
@@ -193,4 +168,11 @@ pub struct Lbfgs {
     /// Maximize the closure's loss instead of minimizing it.
     #[hyper(default = false)]
     pub maximize: bool,
+}
+
+impl Lbfgs {
+    /// The largest `history_size` accepted. Torch allocates `al` with `history_size` slots
+    /// up front, so an absurd value only exhausts memory; 2²⁰ pairs is far beyond any
+    /// useful history (a few to a few hundred pairs are usual).
+    pub const MAX_HISTORY_SIZE: usize = 1 << 20;
 }

@@ -1,7 +1,7 @@
 //! The persistent state of [`Lbfgs`](super::Lbfgs) (torch's `optimizer.state[params[0]]`),
 //! its curvature history, and the scratch buffers of a step.
 
-use optim_core::{FieldError, Float, Map, ShapeCtx, StateEntries, StateError, Value, flat_vector, pack_flat};
+use optim_core::{DictValue, FieldError, Float, Map, ShapeCtx, StateEntries, StateError, flat_vector, pack_flat};
 use optim_derive::State;
 
 use super::ring::{Iter, Ring};
@@ -130,7 +130,7 @@ fn value_error(key: &str, message: String) -> StateError {
     }
 }
 
-fn type_error(key: &str, expected: &str, found: &Value) -> StateError {
+fn type_error(key: &str, expected: &str, found: &DictValue<'_>) -> StateError {
     StateError {
         key: key.to_string(),
         error: FieldError::Type {
@@ -141,9 +141,9 @@ fn type_error(key: &str, expected: &str, found: &Value) -> StateError {
 }
 
 /// The items of the list under `key`.
-fn list<'v>(entry: &'v Map, key: &str, expected: &str) -> Result<&'v [Value], StateError> {
+fn list<'v, 'a>(entry: &'v Map<'a>, key: &str, expected: &str) -> Result<&'v [DictValue<'a>], StateError> {
     match entry.get(key) {
-        Some(Value::List(items)) => Ok(items),
+        Some(DictValue::List(items)) => Ok(items),
         Some(other) => Err(type_error(key, expected, other)),
         None => Err(StateError {
             key: key.to_string(),
@@ -153,7 +153,7 @@ fn list<'v>(entry: &'v Map, key: &str, expected: &str) -> Result<&'v [Value], St
 }
 
 /// A list of flat tensors of `ctx.numel` elements each.
-fn vectors<A: Float>(entry: &Map, key: &str, ctx: &ShapeCtx<'_>) -> Result<Vec<Vec<A>>, StateError> {
+fn vectors<A: Float>(entry: &Map<'_>, key: &str, ctx: &ShapeCtx<'_>) -> Result<Vec<Vec<A>>, StateError> {
     let items = list(entry, key, "a list of flat tensors")?;
     items
         .iter()
@@ -184,7 +184,7 @@ fn vectors<A: Float>(entry: &Map, key: &str, ctx: &ShapeCtx<'_>) -> Result<Vec<V
 /// absent. The history's `unpack` is the one place that sees the whole entry, so the checks
 /// across entries live here; without them a malformed state would load, and only fail or
 /// silently misbehave at the next step.
-fn check_saved_together(entry: &Map) -> Result<(), StateError> {
+fn check_saved_together(entry: &Map<'_>) -> Result<(), StateError> {
     let Some(present) = SAVED_TOGETHER.iter().find(|k| entry.contains_key(k)) else {
         return Ok(());
     };
@@ -203,14 +203,14 @@ fn check_saved_together(entry: &Map) -> Result<(), StateError> {
 /// Checks `al` against the history (`pairs`: its length, `None` when absent): torch creates
 /// `al` at the second iteration, after the history, with a slot for every pair the two-loop
 /// recursion may use (`history_size` slots).
-fn check_al(entry: &Map, pairs: Option<usize>) -> Result<(), StateError> {
+fn check_al(entry: &Map<'_>, pairs: Option<usize>) -> Result<(), StateError> {
     match (entry.get("al"), pairs) {
         (Some(_), None) => Err(value_error(
             "al",
             "is present without the curvature history (`old_dirs`, `old_stps`, `ro`), which L-BFGS creates first"
                 .to_string(),
         )),
-        (Some(Value::List(slots)), Some(pairs)) if slots.len() < pairs => Err(value_error(
+        (Some(DictValue::List(slots)), Some(pairs)) if slots.len() < pairs => Err(value_error(
             "al",
             format!(
                 "has {} slot(s) but the history holds {pairs} curvature pair(s): it needs one slot per pair",
@@ -229,17 +229,26 @@ impl<A: Float> StateEntries<A> for CurvatureHistory<A> {
         CurvatureHistory::default()
     }
 
-    fn pack(&self, entry: &mut Map) {
+    fn pack<'a>(&'a self, entry: &mut Map<'a>) {
         let Some(ring) = &self.ring else { return };
-        entry.insert("old_dirs", Value::List(ring.iter().map(|p| pack_flat(&p.y)).collect()));
-        entry.insert("old_stps", Value::List(ring.iter().map(|p| pack_flat(&p.s)).collect()));
-        entry.insert("ro", Value::List(ring.iter().map(|p| Value::Float(p.ro)).collect()));
+        entry.insert(
+            "old_dirs",
+            DictValue::List(ring.iter().map(|p| pack_flat(&p.y)).collect()),
+        );
+        entry.insert(
+            "old_stps",
+            DictValue::List(ring.iter().map(|p| pack_flat(&p.s)).collect()),
+        );
+        entry.insert(
+            "ro",
+            DictValue::List(ring.iter().map(|p| DictValue::Float(p.ro)).collect()),
+        );
     }
 
     /// Reads the three lists (all present or all absent, of equal lengths, each vector of
     /// the parameters' total element count) and checks the entries that must agree with
     /// them. More pairs than `history_size` are accepted: the next step keeps the newest.
-    fn unpack(entry: &Map, ctx: &ShapeCtx<'_>) -> Result<Self, StateError> {
+    fn unpack(entry: &Map<'_>, ctx: &ShapeCtx<'_>) -> Result<Self, StateError> {
         check_saved_together(entry)?;
         if !entry.contains_key("old_dirs") {
             // then none of the eight entries saved together is present

@@ -1,5 +1,6 @@
 //! One `optimizer.step(closure)` of torch's LBFGS.
 
+use optim_core::isa::Kernel;
 use optim_core::{Error, Float, Hyperparameters, Result};
 
 use super::line_search::{GradSlot, strong_wolfe};
@@ -81,30 +82,31 @@ struct Iteration {
 ///   would raise an `IndexError`). This happens after the first evaluation, and not if the
 ///   step returns early.
 /// - An objective with no parameters returns after the first evaluation (torch raises).
-pub(crate) fn step<A: Float, O: Objective<A>>(cfg: &Lbfgs, state: &mut LbfgsState<A>, obj: &mut O) -> Result<f64> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: `step_avx2` requires AVX2, which this CPU has (checked just above;
-            // `std` caches the answer).
-            return unsafe { step_avx2(cfg, state, obj) };
-        }
-    }
-    step_portable(cfg, state, obj)
+pub(crate) fn step<A: Float>(cfg: &Lbfgs, state: &mut LbfgsState<A>, obj: &mut Objective<'_, '_, A>) -> Result<f64> {
+    obj.problem.isa().run(Step { cfg, state, obj })
 }
 
-/// [`step_portable`] compiled with AVX2 enabled, for its vector kernels (the two-loop
-/// recursion has its own dispatch). The results are bit-identical: see
-/// `two_loop::direction`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn step_avx2<A: Float, O: Objective<A>>(cfg: &Lbfgs, state: &mut LbfgsState<A>, obj: &mut O) -> Result<f64> {
-    step_portable(cfg, state, obj)
+/// [`step_portable`] as a kernel, so that it runs compiled for the optimizer's instruction
+/// set (the two-loop recursion and the vector kernels are inlined into it). The results are
+/// bit-identical on every instruction set: see `two_loop::direction`.
+struct Step<'s, 'p, 'a, A: Float> {
+    cfg: &'s Lbfgs,
+    state: &'s mut LbfgsState<A>,
+    obj: &'s mut Objective<'p, 'a, A>,
+}
+
+impl<A: Float> Kernel for Step<'_, '_, '_, A> {
+    type Output = Result<f64>;
+
+    #[inline(always)]
+    fn run(self) -> Result<f64> {
+        step_portable(self.cfg, self.state, self.obj)
+    }
 }
 
 /// One step, for any instruction set.
 #[inline(always)]
-fn step_portable<A: Float, O: Objective<A>>(cfg: &Lbfgs, state: &mut LbfgsState<A>, obj: &mut O) -> Result<f64> {
+fn step_portable<A: Float>(cfg: &Lbfgs, state: &mut LbfgsState<A>, obj: &mut Objective<'_, '_, A>) -> Result<f64> {
     cfg.validate(optim_core::Scope::Group(0))?;
     let n = obj.len();
     if let Some((key, found)) = state.mismatched_len(n) {
@@ -379,13 +381,43 @@ fn commit<A: Float>(state: &mut LbfgsState<A>, it: &Iteration, history_size: usi
 
 #[cfg(test)]
 mod tests {
-    use optim_core::Hyperparameters;
+    use optim_core::ndarray;
+    use optim_core::{Hyperparameters, Isa, Param, Problem};
 
     use super::*;
-    use crate::lbfgs::objective::VecObjective;
 
     fn options() -> Lbfgs {
         Lbfgs::complete(&Lbfgs::defaults(&Default::default())).expect("every option has a default")
+    }
+
+    /// Runs `steps` steps from `x0` on the loss `f` (a function of the flat parameters
+    /// writing its gradient) with `isa`; returns each step's result and the final point.
+    fn run(
+        cfg: &Lbfgs,
+        state: &mut LbfgsState<f64>,
+        x0: &[f64],
+        f: fn(&[f64], &mut [f64]) -> f64,
+        isa: Isa,
+        steps: usize,
+    ) -> (Vec<Result<f64>>, Vec<f64>) {
+        let x = [Param::new(ndarray::Array1::from(x0.to_vec()))];
+        let mut closure = || {
+            let v = x[0].to_array();
+            let mut g = vec![0.0; v.len()];
+            let loss = f(v.as_slice().expect("standard layout"), &mut g);
+            x[0].set_grad_from_slice(&g).expect("one element per parameter");
+            loss
+        };
+        let mut results = Vec::new();
+        for _ in 0..steps {
+            let mut problem = Problem::new(&x, &mut closure, isa);
+            let mut obj = Objective {
+                problem: &mut problem,
+                maximize: false,
+            };
+            results.push(step(cfg, state, &mut obj));
+        }
+        (results, x[0].to_array().into_raw_vec_and_offset().0)
     }
 
     /// `sum (x_i - 1)^2`.
@@ -400,13 +432,10 @@ mod tests {
 
     #[test]
     fn minimises_a_bowl_and_returns_the_first_loss() {
-        let mut obj = VecObjective {
-            x: vec![0.0f64; 3],
-            f: bowl,
-        };
         let mut state = LbfgsState::new();
-        assert_eq!(step(&options(), &mut state, &mut obj), Ok(3.0));
-        assert!(obj.x.iter().all(|v| (v - 1.0).abs() < 1e-12), "{:?}", obj.x);
+        let (losses, x) = run(&options(), &mut state, &[0.0; 3], bowl, Isa::best(), 1);
+        assert_eq!(losses, [Ok(3.0)]);
+        assert!(x.iter().all(|v| (v - 1.0).abs() < 1e-12), "{x:?}");
     }
 
     /// Rosenbrock's function (sequential, as a user's closure would be).
@@ -425,8 +454,8 @@ mod tests {
 
     #[test]
     fn every_instruction_set_gives_the_same_bits() {
-        // `step` runs compiled for the best instruction set of this CPU; the portable build
-        // must follow the same trajectory bit for bit
+        // `step` runs compiled for the instruction set it is given: every one this CPU has
+        // must follow the baseline's trajectory bit for bit
         for line_search_fn in [LineSearch::None, LineSearch::StrongWolfe] {
             let cfg = Lbfgs {
                 line_search_fn,
@@ -434,36 +463,37 @@ mod tests {
                 ..options()
             };
             let x0: Vec<f64> = (0..37).map(|i| if i % 2 == 0 { -1.2 } else { 1.0 }).collect();
-            let (mut a, mut b) = (
-                VecObjective {
-                    x: x0.clone(),
-                    f: rosenbrock,
-                },
-                VecObjective { x: x0, f: rosenbrock },
+            let mut reference = LbfgsState::new();
+            let (losses, x) = run(&cfg, &mut reference, &x0, rosenbrock, Isa::baseline(), 4);
+            assert!(
+                reference.n_iter > 20,
+                "{line_search_fn:?}: {} iterations",
+                reference.n_iter
             );
-            let (mut sa, mut sb) = (LbfgsState::new(), LbfgsState::new());
-            for _ in 0..4 {
-                let la = step(&cfg, &mut sa, &mut a).expect("finite");
-                let lb = step_portable(&cfg, &mut sb, &mut b).expect("finite");
-                assert_eq!(la.to_bits(), lb.to_bits());
+            for isa in Isa::available() {
+                let mut state = LbfgsState::new();
+                let (l, y) = run(&cfg, &mut state, &x0, rosenbrock, isa, 4);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let loss_bits = |v: &[Result<f64>]| v.iter().map(|l| l.clone().map(f64::to_bits)).collect::<Vec<_>>();
+                assert_eq!(loss_bits(&l), loss_bits(&losses), "{isa}");
+                assert_eq!(bits(&y), bits(&x), "{isa}");
+                assert_eq!(state, reference, "{isa}");
             }
-            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&a.x), bits(&b.x));
-            assert_eq!(sa, sb);
-            assert!(sa.n_iter > 20, "{line_search_fn:?}: {} iterations", sa.n_iter);
         }
     }
 
     #[test]
     fn invalid_options_are_rejected_before_any_evaluation() {
-        let mut calls = 0;
-        let mut obj = VecObjective {
-            x: vec![1.0f64, 2.0],
-            f: |_: &[f64], g: &mut [f64]| {
-                calls += 1;
-                g.fill(1.0);
-                1.0
-            },
+        let calls = std::cell::Cell::new(0);
+        let x = [Param::new(ndarray::array![1.0f64, 2.0])];
+        let mut closure = || {
+            calls.set(calls.get() + 1);
+            1.0
+        };
+        let mut problem = Problem::new(&x, &mut closure, Isa::best());
+        let mut obj = Objective {
+            problem: &mut problem,
+            maximize: false,
         };
         let mut state = LbfgsState::new();
         let cfg = Lbfgs {
@@ -473,34 +503,26 @@ mod tests {
         let err = step(&cfg, &mut state, &mut obj).expect_err("history_size 0");
         assert!(err.to_string().contains("invalid history_size: 0"), "{err}");
         assert_eq!(state, LbfgsState::new());
-        drop(obj);
-        assert_eq!(calls, 0);
+        assert_eq!(calls.get(), 0);
     }
 
     #[test]
     fn state_of_another_problem_is_rejected() {
         let mut state = LbfgsState::new();
-        let mut small = VecObjective {
-            x: vec![-1.5f64, 2.0, 0.3],
-            f: bowl,
-        };
-        step(&options(), &mut state, &mut small).expect("finite");
+        let (results, _) = run(&options(), &mut state, &[-1.5, 2.0, 0.3], bowl, Isa::best(), 1);
+        assert!(results[0].is_ok());
         let before = state.clone();
-        let mut large = VecObjective {
-            x: vec![0.0f64; 4],
-            f: bowl,
-        };
-        let err = step(&options(), &mut state, &mut large).expect_err("wrong length");
+        let (results, x) = run(&options(), &mut state, &[0.0; 4], bowl, Isa::best(), 1);
         assert_eq!(
-            err,
-            Error::StateShape {
+            results[0],
+            Err(Error::StateShape {
                 index: 0,
                 key: "d".into(),
                 expected: vec![4],
                 found: vec![3]
-            }
+            })
         );
         assert_eq!(state, before);
-        assert_eq!(large.x, [0.0; 4]);
+        assert_eq!(x, [0.0; 4]);
     }
 }

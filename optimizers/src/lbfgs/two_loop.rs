@@ -38,9 +38,10 @@ impl<'a, A> HistoryView<'a, A> {
 ///
 /// `al` must have at least `history.len()` slots (pairs beyond are ignored).
 ///
-/// This is most of an iteration's work (two passes over every stored pair), so it runs
-/// compiled for AVX2 when the CPU has it: the same code with wider instructions, and the
-/// same bits (see [`direction_portable`]).
+/// This is most of an iteration's work (two passes over every stored pair); it is inlined
+/// into the step, which runs compiled for the optimizer's instruction set (see
+/// [`direction_portable`] for why every set gives the same bits).
+#[inline(always)]
 pub(crate) fn direction<A: Float>(
     history: &HistoryView<'_, A>,
     grad: &[A],
@@ -48,34 +49,14 @@ pub(crate) fn direction<A: Float>(
     al: &mut [Option<f64>],
     dir: &mut [A],
 ) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: `direction_avx2` requires AVX2, which this CPU has (checked just above;
-            // `std` caches the answer).
-            return unsafe { direction_avx2(history, grad, h_diag, al, dir) };
-        }
-    }
     direction_portable(history, grad, h_diag, al, dir)
 }
 
-/// [`direction_portable`] compiled with AVX2 enabled. Only the instructions differ: Rust
-/// never fuses a multiplication and an addition into one rounding, vector instructions
-/// round each lane as the scalar ones do, and the order of every sum is spelled out in the
-/// source (see [`dot`](super::ops::dot)); so the results are bit-identical.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn direction_avx2<A: Float>(
-    history: &HistoryView<'_, A>,
-    grad: &[A],
-    h_diag: f64,
-    al: &mut [Option<f64>],
-    dir: &mut [A],
-) -> f64 {
-    direction_portable(history, grad, h_diag, al, dir)
-}
-
-/// The two-loop recursion, for any instruction set.
+/// The two-loop recursion, for any instruction set. Only the instructions differ between
+/// sets: Rust never fuses a multiplication and an addition into one rounding, vector
+/// instructions round each lane as the scalar ones do, and the order of every sum is
+/// spelled out in the source (see [`dot`](super::ops::dot)); so the results are
+/// bit-identical.
 ///
 /// Torch's recursion alternates a dot product and an update over the whole vector; here
 /// each update is fused with the dot product that follows it (the next pair's, and after

@@ -1,9 +1,8 @@
 //! A closure rule whose state flattens a multi-entry field and skips scratch.
 #![deny(warnings, missing_docs)]
 
-use optimizers::{
-    ClosureRule, Float, Map, Optimizer, Param, Problem, Result, ShapeCtx, State, StateEntries, StateError,
-};
+use optimizers::state::{ShapeCtx, StateEntries, StateError};
+use optimizers::{ClosureRule, Float, Map, Optimizer, Param, Problem, Result, State};
 
 /// Gradient descent that counts its evaluations.
 #[derive(Clone, Debug, Optimizer)]

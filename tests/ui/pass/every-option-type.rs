@@ -3,7 +3,7 @@
 #![deny(warnings, missing_docs)]
 
 use optimizers::ndarray::ArrayD;
-use optimizers::{Elementwise, Float, Optimizer, OptionValue, Param, State, Value};
+use optimizers::{Elementwise, Float, Optimizer, OptionValue, Param, State, DictValue};
 
 /// A user's enum as an option.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,16 +18,16 @@ impl OptionValue for Schedule {
     fn expected() -> String {
         "\"constant\" or \"cosine\"".into()
     }
-    fn to_value(&self) -> Value {
+    fn to_value(&self) -> DictValue<'static> {
         match self {
             Schedule::Constant => "constant".into(),
             Schedule::Cosine => "cosine".into(),
         }
     }
-    fn from_value(value: &Value) -> Option<Self> {
+    fn from_value(value: &DictValue<'_>) -> Option<Self> {
         match value {
-            Value::Str(s) if s == "constant" => Some(Schedule::Constant),
-            Value::Str(s) if s == "cosine" => Some(Schedule::Cosine),
+            DictValue::Str(s) if s == "constant" => Some(Schedule::Constant),
+            DictValue::Str(s) if s == "cosine" => Some(Schedule::Cosine),
             _ => None,
         }
     }
@@ -114,7 +114,7 @@ fn main() {
     let sd = opt.state_dict();
     assert_eq!(sd.kind.as_deref(), Some("kitchen_sink"));
     assert_eq!(sd.version, Some(3));
-    assert_eq!(opt.options(0).expect("group").warmup, 10);
+    assert_eq!(opt.hyperparameters(0).expect("group").warmup, 10);
     assert!(sd.param_groups[0].options.get("schedule_fn").is_some());
     assert_eq!(sd.state[&0].keys().collect::<Vec<_>>(), ["step", "buffer"]);
 }
