@@ -19,6 +19,14 @@ pub fn fixtures_dir() -> PathBuf {
     }
 }
 
+/// The optimizer trajectories of a fixture tree: every `*.json` at its top level and in
+/// its `optimizers/` folder (which must exist), sorted by path.
+pub fn trajectory_files(root: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut files = fixture_files(root)?;
+    files.extend(fixture_files(&root.join("optimizers"))?);
+    Ok(files)
+}
+
 /// Every `*.json` file in `dir`, sorted by name.
 pub fn fixture_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let entries =
@@ -79,6 +87,9 @@ pub struct StepSpec {
     pub func_evals: Option<u64>,
     /// `state["n_iter"]` after the step, in `closure` mode.
     pub n_iter: Option<u64>,
+    /// Muon: torch's Newton–Schulz output per parameter at this step (`None` where the
+    /// parameter had no gradient), flat row-major.
+    pub ns_update: Option<Vec<Option<Vec<f64>>>>,
 }
 
 /// One reference trajectory.
@@ -261,6 +272,16 @@ fn step(v: Json, at: &str, closure: bool) -> Result<StepSpec, String> {
             })
             .collect::<Result<_, _>>()?;
         s.grads = Some(grads);
+    }
+    if let Some(list) = o.take_opt("ns_update") {
+        let updates = as_list(list, at)?
+            .into_iter()
+            .map(|u| match u {
+                Json::Null => Ok(None),
+                u => floats(u, at).map(Some),
+            })
+            .collect::<Result<_, _>>()?;
+        s.ns_update = Some(updates);
     }
     o.finish()?;
     Ok(s)

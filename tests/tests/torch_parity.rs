@@ -9,7 +9,7 @@
 //! A file it cannot interpret (unknown optimizer, option, event, dtype, mode or problem)
 //! fails the run: nothing is skipped.
 
-use optim_tests::fixture::{Fixture, GroupSpec, Mode, StepSpec, fixture_files, fixtures_dir};
+use optim_tests::fixture::{Fixture, GroupSpec, Mode, StepSpec, fixtures_dir, trajectory_files};
 use optimizers::ndarray::{ArrayD, IxDyn};
 use optimizers::{DType, DynOptimizer, Float, Param, StateDict, registry};
 use serde_json::Value as Json;
@@ -348,10 +348,10 @@ fn replay<A: Float>(fx: &Fixture, report: &mut Report) -> Result<(), String> {
 
 fn main() {
     let dir = fixtures_dir();
-    let files = match fixture_files(&dir) {
+    let files = match trajectory_files(&dir) {
         Ok(files) if !files.is_empty() => files,
         Ok(_) => {
-            eprintln!("no *.json fixtures in {}", dir.display());
+            eprintln!("no *.json fixtures in {} or its optimizers/ folder", dir.display());
             std::process::exit(1);
         }
         Err(e) => {
