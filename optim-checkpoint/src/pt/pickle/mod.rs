@@ -8,6 +8,7 @@ pub(crate) mod globals;
 pub(crate) mod opcodes;
 pub(crate) mod read;
 mod rebuild;
+pub(crate) mod write;
 
 /// How deep objects may nest. torch's checkpoints nest a handful of levels (a training
 /// checkpoint: file, optimizer, state, parameter, tensor); the bound keeps every recursive
