@@ -20,8 +20,9 @@ const VERSION: &[u8] = b"3\n";
 /// Writes `object` as a `.pt` file to `out`, and returns `out`.
 ///
 /// The tree is checked and pickled first; tensor data is then streamed from the slices
-/// the tensors borrow, each storage once (tensors over the same bytes share one storage, as
-/// views do in torch), never gathered in memory.
+/// the tensors borrow, never gathered in memory. Each tensor gets a storage of its own:
+/// tensors over the same bytes are written twice rather than becoming aliases in torch
+/// (views that shared a storage in a file read here keep their values, not their sharing).
 pub fn write<W: Write>(out: W, object: &Object<'_>) -> Result<W> {
     let pickled = pickle(object)?;
     let mut zip = ZipWriter::new(out, ARCHIVE);

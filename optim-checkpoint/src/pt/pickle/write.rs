@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::MAX_DEPTH;
 use super::opcodes as op;
-use crate::pt::{DType, Dict, Key, Object, Tensor};
+use crate::pt::{Dict, Key, Object, Tensor};
 use crate::{Error, Result};
 
 /// Python's pickler batches `APPENDS` and `SETITEMS` by this many items.
@@ -30,7 +30,6 @@ pub(crate) fn pickle<'a>(object: &Object<'a>) -> Result<Pickled<'a>> {
         out: vec![op::PROTO, 2],
         memo: HashMap::new(),
         storages: Vec::new(),
-        keys: HashMap::new(),
     };
     writer.object(object, 0)?;
     writer.out.push(op::STOP);
@@ -44,10 +43,10 @@ struct Pickler<'a> {
     out: Vec<u8>,
     /// Memo slots of the globals written so far: each is written once and fetched after.
     memo: HashMap<(&'static str, &'static str), u32>,
+    /// One storage per tensor, never shared: tensors that share a storage are aliases in
+    /// torch (an in-place update of one changes the other), and two Rust tensors over the
+    /// same slice (one `step` value given for every parameter, say) must not become that.
     storages: Vec<StorageOut<'a>>,
-    /// Tensors over the same bytes (same address, length and dtype) share one storage
-    /// record, as views of one storage do in torch.
-    keys: HashMap<(usize, usize, DType), usize>,
 }
 
 impl<'a> Pickler<'a> {
@@ -270,14 +269,8 @@ impl<'a> Pickler<'a> {
     fn persistent_id(&mut self, tensor: &Tensor<'a>) -> Result<()> {
         let bytes = tensor.storage_bytes();
         let dtype = tensor.dtype();
-        let next = self.storages.len();
-        let key = *self
-            .keys
-            .entry((bytes.as_ptr() as usize, bytes.len(), dtype))
-            .or_insert(next);
-        if key == next {
-            self.storages.push(StorageOut { bytes });
-        }
+        let key = self.storages.len();
+        self.storages.push(StorageOut { bytes });
         self.out.push(op::MARK);
         self.str("storage")?;
         self.global("torch", dtype.storage_class());
