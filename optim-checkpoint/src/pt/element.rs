@@ -8,7 +8,7 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A Rust type a tensor's data can be copied into: `f64`, `f32`, [`f16`], [`bf16`], `i64`,
+/// A Rust type a tensor's data can be copied into: `f64`, `f32`, [`f16`](struct@f16), [`bf16`](struct@bf16), `i64`,
 /// `i32`, `i16`, `i8`, `u8`, `bool`.
 ///
 /// Only exact conversions are made, the way torch never silently narrows: a type reads

@@ -5,6 +5,8 @@
 //! storages), and a general unpickler is exactly what a weights-only reader must not be.
 
 pub(crate) mod globals;
+mod materialize;
+mod node;
 pub(crate) mod opcodes;
 pub(crate) mod read;
 mod rebuild;

@@ -7,15 +7,14 @@
 //! an arena (the stack and memo hold handles), and only at `STOP` turns the graph into the
 //! owned [`Object`] tree, copying what is shared, refusing cycles, and bounding the growth.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
-use indexmap::IndexMap;
-
 use super::globals::{self, Global, Refusal};
+use super::materialize::materialize;
+use super::node::{Budget, Handle, Node, StorageNode, key_of, new_dict};
 use super::opcodes::{self as op, name};
 use super::{MAX_DEPTH, rebuild};
-use crate::pt::{DType, Dict, Key, Object, Tensor};
+use crate::pt::{DType, Key, Object};
 use crate::{Error, Result};
 
 /// Where persistent ids lead: the bytes of storage `key`.
@@ -24,70 +23,9 @@ pub(crate) trait StorageSource<'a> {
     /// that size, in place in the file.
     fn storage(&mut self, key: &str, dtype: DType, numel: u64) -> Result<&'a [u8]>;
 }
-
 /// At most this many objects per pickle: each opcode makes at most one, and this is ~30 per
 /// tensor for ~500 000 tensors, far above any optimizer or model state.
 pub(crate) const MAX_OBJECTS: usize = 1 << 24;
-
-/// How many objects the tree (and the dict keys) may hold after shared references are
-/// copied: linear in the pickle's size, so a file of shared references to shared
-/// references cannot expand exponentially. torch's own files expand by less than 3x.
-pub(crate) fn expansion_limit(pickle_len: usize) -> usize {
-    pickle_len.saturating_mul(8).saturating_add(1 << 16).min(1 << 26)
-}
-
-pub(super) type Handle = usize;
-
-/// One Python object in the arena.
-pub(super) enum Node<'a> {
-    None,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(&'a str),
-    Tuple(Vec<Handle>),
-    List(Vec<Handle>),
-    Dict(Box<DictNode<'a>>),
-    Tensor(Box<Tensor<'a>>),
-    Global(Global),
-    Storage(Box<StorageNode<'a>>),
-}
-
-pub(super) struct DictNode<'a> {
-    pub(super) ordered: bool,
-    /// Keys are immutable (Python hashes only immutable values), so they are copied in when
-    /// set; values stay handles, so later mutation of a value is seen through the dict.
-    pub(super) entries: IndexMap<Key<'a>, Handle>,
-    pub(super) attributes: IndexMap<Cow<'a, str>, Handle>,
-}
-
-/// What `BINPERSID` resolves to: a storage record's bytes, typed.
-pub(super) struct StorageNode<'a> {
-    pub(super) dtype: DType,
-    pub(super) bytes: &'a [u8],
-    pub(super) location: &'a str,
-}
-
-impl Node<'_> {
-    /// What error messages call it.
-    pub(super) fn describe(&self) -> String {
-        match self {
-            Node::None => "None".into(),
-            Node::Bool(b) => format!("bool {}", if *b { "True" } else { "False" }),
-            Node::Int(i) => format!("int {i}"),
-            Node::Float(f) => format!("float {f}"),
-            Node::Str(s) if s.len() <= 40 => format!("str {s:?}"),
-            Node::Str(_) => "str".into(),
-            Node::Tuple(items) => format!("tuple of {}", items.len()),
-            Node::List(_) => "list".into(),
-            Node::Dict(d) if d.ordered => "collections.OrderedDict".into(),
-            Node::Dict(_) => "dict".into(),
-            Node::Tensor(_) => "tensor".into(),
-            Node::Global(g) => format!("global {}", g.describe()),
-            Node::Storage(_) => "storage".into(),
-        }
-    }
-}
 
 /// Interprets `pickle` and returns the object it builds.
 pub(crate) fn unpickle<'a>(pickle: &'a [u8], storages: &mut dyn StorageSource<'a>) -> Result<Object<'a>> {
@@ -104,12 +42,7 @@ pub(crate) fn unpickle<'a>(pickle: &'a [u8], storages: &mut dyn StorageSource<'a
         key_budget: Budget::new(pickle.len()),
     };
     let root = machine.run()?;
-    let mut tree = Materializer {
-        arena: &machine.arena,
-        visiting: vec![false; machine.arena.len()],
-        budget: Budget::new(pickle.len()),
-    };
-    tree.build(root, 0)
+    materialize(&machine.arena, root, pickle.len())
 }
 
 struct Machine<'a, 's> {
@@ -126,27 +59,6 @@ struct Machine<'a, 's> {
     memo: HashMap<u32, Handle>,
     storages: &'s mut dyn StorageSource<'a>,
     key_budget: Budget,
-}
-
-/// Objects that may still be made by copying shared references (see [`expansion_limit`]).
-struct Budget {
-    left: usize,
-    limit: usize,
-}
-
-impl Budget {
-    fn new(pickle_len: usize) -> Self {
-        let limit = expansion_limit(pickle_len);
-        Budget { left: limit, limit }
-    }
-
-    fn spend(&mut self, objects: usize) -> Result<()> {
-        self.left = self
-            .left
-            .checked_sub(objects)
-            .ok_or(Error::TooLarge { limit: self.limit })?;
-        Ok(())
-    }
 }
 
 impl<'a> Machine<'a, '_> {
@@ -561,14 +473,6 @@ impl<'a> Machine<'a, '_> {
     }
 }
 
-fn new_dict<'a>(ordered: bool) -> Node<'a> {
-    Node::Dict(Box::new(DictNode {
-        ordered,
-        entries: IndexMap::new(),
-        attributes: IndexMap::new(),
-    }))
-}
-
 /// A `LONG1` integer: little-endian two's complement of 0 to 255 bytes, if it fits in an `i64`.
 fn decode_long(bytes: &[u8]) -> Option<i64> {
     let negative = bytes.last().is_some_and(|&b| b & 0x80 != 0);
@@ -584,125 +488,6 @@ fn decode_long(bytes: &[u8]) -> Option<i64> {
     let n = bytes.len().min(8);
     buf[..n].copy_from_slice(&bytes[..n]);
     Some(i64::from_le_bytes(buf))
-}
-
-/// The immutable value of a node used as a dict key, or `UnhashableKey`.
-fn key_of<'a>(arena: &[Node<'a>], handle: Handle, depth: usize, budget: &mut Budget, offset: usize) -> Result<Key<'a>> {
-    if depth > MAX_DEPTH {
-        return Err(Error::TooDeep { limit: MAX_DEPTH });
-    }
-    budget.spend(1)?;
-    Ok(match &arena[handle] {
-        Node::None => Key::None,
-        Node::Bool(b) => Key::Bool(*b),
-        Node::Int(i) => Key::Int(*i),
-        Node::Float(f) => Key::Float(*f),
-        Node::Str(s) => Key::Str(Cow::Borrowed(s)),
-        Node::Tuple(items) => Key::Tuple(
-            items
-                .iter()
-                .map(|&item| key_of(arena, item, depth + 1, budget, offset))
-                .collect::<Result<_>>()?,
-        ),
-        other => {
-            return Err(Error::UnhashableKey {
-                found: other.describe(),
-                offset,
-            });
-        }
-    })
-}
-
-/// Turns the graph under the root into an owned tree.
-struct Materializer<'m, 'a> {
-    arena: &'m [Node<'a>],
-    /// Containers on the current path: meeting one again is a cycle.
-    visiting: Vec<bool>,
-    budget: Budget,
-}
-
-impl<'a> Materializer<'_, 'a> {
-    fn spend(&mut self, objects: usize) -> Result<()> {
-        self.budget.spend(objects)
-    }
-
-    fn build(&mut self, handle: Handle, depth: usize) -> Result<Object<'a>> {
-        if depth > MAX_DEPTH {
-            return Err(Error::TooDeep { limit: MAX_DEPTH });
-        }
-        self.spend(1)?;
-        let arena = self.arena;
-        Ok(match &arena[handle] {
-            Node::None => Object::None,
-            Node::Bool(b) => Object::Bool(*b),
-            Node::Int(i) => Object::Int(*i),
-            Node::Float(f) => Object::Float(*f),
-            Node::Str(s) => Object::Str(Cow::Borrowed(s)),
-            Node::Tuple(items) => Object::Tuple(self.items(handle, items, depth, "tuple")?),
-            Node::List(items) => Object::List(self.items(handle, items, depth, "list")?),
-            Node::Dict(node) => Object::Dict(self.dict(handle, node, depth)?),
-            Node::Tensor(tensor) => {
-                self.spend(2 * tensor.shape().len())?;
-                Object::Tensor(Tensor::clone(tensor))
-            }
-            Node::Global(_) => {
-                return Err(Error::NotData {
-                    found: "class or function (a global)",
-                });
-            }
-            Node::Storage(_) => {
-                return Err(Error::NotData {
-                    found: "storage outside a tensor",
-                });
-            }
-        })
-    }
-
-    fn enter(&mut self, handle: Handle, container: &'static str) -> Result<()> {
-        if std::mem::replace(&mut self.visiting[handle], true) {
-            return Err(Error::Recursive { container });
-        }
-        Ok(())
-    }
-
-    fn items(&mut self, handle: Handle, items: &[Handle], depth: usize, kind: &'static str) -> Result<Vec<Object<'a>>> {
-        self.enter(handle, kind)?;
-        let built = items
-            .iter()
-            .map(|&item| self.build(item, depth + 1))
-            .collect::<Result<_>>()?;
-        self.visiting[handle] = false;
-        Ok(built)
-    }
-
-    fn dict(&mut self, handle: Handle, node: &DictNode<'a>, depth: usize) -> Result<Dict<'a>> {
-        self.enter(
-            handle,
-            if node.ordered {
-                "collections.OrderedDict"
-            } else {
-                "dict"
-            },
-        )?;
-        let mut dict = if node.ordered { Dict::new_ordered() } else { Dict::new() };
-        for (key, &value) in &node.entries {
-            self.spend(key_len(key))?;
-            dict.insert(key.clone(), self.build(value, depth + 1)?);
-        }
-        for (attribute, &value) in &node.attributes {
-            dict.set_attribute(attribute.clone(), self.build(value, depth + 1)?);
-        }
-        self.visiting[handle] = false;
-        Ok(dict)
-    }
-}
-
-/// How many objects a key holds.
-fn key_len(key: &Key<'_>) -> usize {
-    match key {
-        Key::Tuple(items) => 1 + items.iter().map(key_len).sum::<usize>(),
-        _ => 1,
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! What `REDUCE` of torch's two tensor rebuild functions makes, from their pickled arguments.
 
-use super::read::{Handle, Node};
+use super::node::{Handle, Node};
 use crate::pt::Tensor;
 use crate::{Error, Result};
 

@@ -1,7 +1,10 @@
 //! The interpreter opcode by opcode, on hand-assembled pickles: what each supported opcode
 //! builds, and the typed error of each refusal.
 
+use std::borrow::Cow;
+
 use super::*;
+use crate::pt::Key;
 use crate::pt::pickle::opcodes::*;
 
 /// A pickle under construction.
