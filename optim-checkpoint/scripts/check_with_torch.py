@@ -14,7 +14,9 @@ It runs `cargo run -p optim-checkpoint --example write_for_torch -- OUT_DIR` (de
     to the fixture JSON's `contents`;
   - optimizer state dicts in them, and one built from slices in Rust, are accepted by
     torch.optim's load_state_dict and can step;
-  - the kitchen-sink file holds the values the Rust example put in.
+  - the kitchen-sink file holds the values the Rust example put in;
+  - a file torch writes with shared views, a Parameter, a module state_dict's _metadata and
+    more dtypes and key kinds is read and rewritten by the crate and loads the same.
 Exits non-zero on the first failure.
 """
 
@@ -177,7 +179,28 @@ def main():
     assert sink["nested"] == ((), (None, -0.0), []) and str(sink["nested"][1][1]) == "-0.0"
     assert sink["text"] == "héllo ✓"
     print("ok kitchen_sink.pt: views, parameter, OrderedDict _metadata, every dtype, keys, ints")
-    print(f"torch {torch.__version__}: {checked + 2} files written by optim-checkpoint checked")
+    # A file torch writes with what the fixtures lack (shared views, a Parameter, a module's
+    # OrderedDict with _metadata, more dtypes and key kinds): read and rewritten by the crate.
+    extra = out / "torch_written"
+    extra.mkdir(parents=True, exist_ok=True)
+    numbers = torch.arange(1, 10)
+    torch.save({
+        "model": torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2)).state_dict(),
+        "views": [numbers, numbers[1::2], numbers.reshape(3, 3).t()],
+        "param": torch.nn.Parameter(torch.randn(2, 2)),
+        "dtypes": [torch.ones(2, dtype=d) for d in (torch.float16, torch.bfloat16, torch.int8, torch.int16,
+                                                    torch.int32, torch.uint8, torch.bool, torch.float64)],
+        "empty": torch.empty(0, 4), "scalar": torch.tensor(3.5),
+        "keys": {1: "a", (2, "b"): None, 3.5: True, None: -1, False: 2**40},
+        "nested": ((), [[], {}], (1,)),
+    }, extra / "torch_kitchen.pt")
+    subprocess.run(
+        ["cargo", "run", "-q", "-p", "optim-checkpoint", "--example", "write_for_torch", "--", str(extra / "out"), str(extra)],
+        cwd=ROOT, check=True,
+    )
+    same(torch.load(extra / "torch_kitchen.pt", weights_only=True), load_every_way(extra / "out" / "roundtrip" / "torch_kitchen.pt"))
+    print("ok torch_kitchen.pt: written by torch with views, a Parameter and _metadata; read and rewritten, the same")
+    print(f"torch {torch.__version__}: {checked + 3} files written by optim-checkpoint checked")
 
 
 if __name__ == "__main__":
