@@ -460,6 +460,19 @@ pub enum Error {
         source: Shared<std::io::Error>,
     },
 
+    /// A checkpoint file that cannot be read or written: not a valid file of its format,
+    /// or one this library refuses (a `.pt` file calling a global outside the allowlist).
+    /// `source` is the format's own typed error (`optim_checkpoint::Error`: downcast it
+    /// with `source.downcast_ref()` to match on it).
+    #[error("checkpoint {path}: {source}")]
+    Checkpoint {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        #[source]
+        source: Shared<AnyError>,
+    },
+
     /// A step or `zero_grad` needs a parameter whose value or gradient this thread holds a
     /// guard of (from [`Param::value`](crate::Param::value), `value_mut`, `grad` or
     /// `grad_mut`): waiting for it would wait forever.
@@ -507,11 +520,21 @@ impl Display for GuardKind {
 /// stays `Clone`, and dereferencing to the original (`source.kind()` of an I/O error).
 /// Two are equal when they are the same error or print the same message.
 #[derive(Debug)]
-pub struct Shared<E>(Arc<E>);
+pub struct Shared<E: ?Sized>(Arc<E>);
 
 impl<E> Shared<E> {
     /// Wraps an error.
     pub fn new(error: E) -> Self {
+        Shared(Arc::new(error))
+    }
+}
+
+/// An error of another crate's, for [`Error::Checkpoint`].
+pub type AnyError = dyn std::error::Error + Send + Sync + 'static;
+
+impl Shared<AnyError> {
+    /// Wraps an error of any type (downcast it back with `source.downcast_ref::<T>()`).
+    pub fn any(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Shared(Arc::new(error))
     }
 }
@@ -522,32 +545,32 @@ impl<E> From<E> for Shared<E> {
     }
 }
 
-impl<E> Clone for Shared<E> {
+impl<E: ?Sized> Clone for Shared<E> {
     fn clone(&self) -> Self {
         Shared(Arc::clone(&self.0))
     }
 }
 
-impl<E> Deref for Shared<E> {
+impl<E: ?Sized> Deref for Shared<E> {
     type Target = E;
     fn deref(&self) -> &E {
         &self.0
     }
 }
 
-impl<E: Display> PartialEq for Shared<E> {
+impl<E: Display + ?Sized> PartialEq for Shared<E> {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
     }
 }
 
-impl<E: Display> Display for Shared<E> {
+impl<E: Display + ?Sized> Display for Shared<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
 }
 
-impl<E: std::error::Error> std::error::Error for Shared<E> {
+impl<E: std::error::Error + ?Sized> std::error::Error for Shared<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source()
     }
@@ -629,6 +652,7 @@ error_kinds!(
     Format,
     Json,
     Io,
+    Checkpoint,
 );
 
 #[cfg(test)]

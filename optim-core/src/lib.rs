@@ -38,7 +38,7 @@ mod state_dict;
 
 pub use dict::{DictGroup, DictTensor, DictValue, Map, StateDict};
 pub use dyn_optimizer::DynOptimizer;
-pub use error::{Error, ErrorKind, GuardKind, ParamRef, Result, Scope, Shared};
+pub use error::{AnyError, Error, ErrorKind, GuardKind, ParamRef, Result, Scope, Shared};
 pub use float::{DType, Float};
 pub use group::ParamGroup;
 pub use hyper::Hyperparameters;

@@ -79,7 +79,7 @@ pub mod dict {
 
 /// The error type and the types its variants carry.
 pub mod error {
-    pub use optim_core::{Error, ErrorKind, GuardKind, ParamRef, Result, Scope, Shared};
+    pub use optim_core::{AnyError, Error, ErrorKind, GuardKind, ParamRef, Result, Scope, Shared};
 }
 
 /// What the derives' generated code names, and nothing else: not a public API (see
