@@ -48,7 +48,7 @@ pub use optimizer::Optimizer;
 pub use option_value::OptionValue;
 pub use param::{Param, ParamId};
 pub use problem::Problem;
-pub use rule::{ClosureRule, Elementwise, PerTensor, Rule};
+pub use rule::{ClosureRule, Elementwise, PerTensor, Rule, TensorView, TensorViewMut};
 pub use state::{FieldError, ShapeCtx, State, StateEntries, StateError, StateField, StepCount, flat_vector, pack_flat};
 
 /// The `ndarray` this crate is built on, re-exported so that users need no version match.

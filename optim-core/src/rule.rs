@@ -14,6 +14,14 @@
 
 use ndarray::{ArrayViewD, ArrayViewMutD};
 
+/// A parameter (or its gradient) as a per-tensor rule sees it: an `ndarray` view of any
+/// dimensionality, in standard (row-major, contiguous) layout.
+pub type TensorView<'a, A> = ArrayViewD<'a, A>;
+
+/// A parameter as a per-tensor rule updates it: a mutable `ndarray` view of any
+/// dimensionality, in standard layout.
+pub type TensorViewMut<'a, A> = ArrayViewMutD<'a, A>;
+
 use crate::error::Result;
 use crate::float::Float;
 use crate::hyper::Hyperparameters;
@@ -101,7 +109,7 @@ pub trait PerTensor: Rule {
     }
 
     /// Updates one parameter in place.
-    fn update<A: Float>(&self, param: ArrayViewMutD<'_, A>, grad: ArrayViewD<'_, A>, state: &mut Self::State<A>);
+    fn update<A: Float>(&self, param: TensorViewMut<'_, A>, grad: TensorView<'_, A>, state: &mut Self::State<A>);
 }
 
 /// An update of the whole problem that re-evaluates the loss through a closure (LBFGS).

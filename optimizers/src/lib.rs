@@ -21,7 +21,7 @@
 //! | to | use |
 //! |---|---|
 //! | hold a model's weights | [`Param`] (a shared value and gradient), [`ParamGroup`] |
-//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`] and their options; [`Optimizer`] is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
+//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`] and their options; [`Optimizer`](struct@Optimizer) is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
 //! | save and resume | [`StateDict`] (torch's layout, plus kind, version and names), its values [`DictValue`], [`DictTensor`], [`Map`] |
 //! | write an optimizer | `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and one of [`Elementwise`], [`PerTensor`], [`ClosureRule`]; [`StepCount`] for a step count |
 //! | handle failures | [`Error`] (with [`Error::kind`]), [`Result`] |
@@ -45,8 +45,12 @@ pub use sgd::{Sgd, SgdOptions};
 
 pub use optim_core::{
     ClosureRule, DType, DictTensor, DictValue, DynOptimizer, Elementwise, Error, ErrorKind, Float, Map, Optimizer,
-    OptionValue, Param, ParamGroup, PerTensor, Problem, Result, Rule, State, StateDict, StepCount,
+    OptionValue, Param, ParamGroup, Problem, Result, Rule, State, StateDict, StepCount,
 };
+// Not inlined: rustdoc would show the `ndarray` views of its signature spelled out
+// (`ArrayBase<ViewRepr<&mut A>, Dim<IxDynImpl>>`); optim-core's page shows them as written.
+#[doc(no_inline)]
+pub use optim_core::PerTensor;
 pub use optim_derive::{Optimizer, OptionValue, State};
 
 /// The `ndarray` parameters are made of (re-exported: no version to match).
@@ -67,9 +71,12 @@ pub mod state {
 }
 
 /// The rule traits, for code generic over optimizers (the options language's
-/// [`Hyperparameters`](rule::Hyperparameters) and the whole [`Rule`](rule::Rule)).
+/// [`Hyperparameters`](rule::Hyperparameters) and the whole [`Rule`]), and the views a
+/// per-tensor rule gets.
 pub mod rule {
-    pub use optim_core::{ClosureRule, Elementwise, Hyperparameters, PerTensor, Problem, Rule};
+    pub use optim_core::{
+        ClosureRule, Elementwise, Hyperparameters, PerTensor, Problem, Rule, TensorView, TensorViewMut,
+    };
 }
 
 /// The parts of a state dict, and JSON for its trees.
