@@ -27,7 +27,9 @@ impl Display for Scope {
     }
 }
 
-/// Names a parameter in a message: `parameter 2 of group 0 ("fc.weight")`.
+/// Names a parameter in a message: `parameter 2 of group 0 ("fc.weight")`. Functions over
+/// a sequence of parameters (clipping, averaging) name one by its position in the sequence,
+/// as group 0.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ParamRef {
     /// The group the parameter is in.
@@ -257,6 +259,34 @@ pub enum Error {
         position: usize,
         /// That element.
         value: f64,
+    },
+
+    /// The gradients' total norm is NaN or infinite, with `error_if_nonfinite` (torch's
+    /// `clip_grad_norm_`): nothing was clipped.
+    #[error(
+        "the total norm of order {norm_type} of the gradients is non-finite ({total:?}), so they cannot be clipped: {param}'s gradient has norm {grad_norm:?} (to scale by the non-finite norm anyway, pass error_if_nonfinite = false)"
+    )]
+    NonFiniteNorm {
+        /// The norm's order (`inf` for the largest absolute value).
+        norm_type: f64,
+        /// The total norm.
+        total: f64,
+        /// The first parameter whose gradient's own norm is not finite (position in the
+        /// sequence given, as group 0).
+        param: ParamRef,
+        /// That gradient's norm.
+        grad_norm: f64,
+    },
+
+    /// An argument of a function (not an option of an optimizer) out of its range.
+    #[error("{function}: `{argument}` {message}")]
+    InvalidArgument {
+        /// The function called.
+        function: &'static str,
+        /// The argument.
+        argument: &'static str,
+        /// What is wrong with it.
+        message: String,
     },
 
     /// `step()` on an optimizer that must re-evaluate the loss (LBFGS).
@@ -633,6 +663,8 @@ error_kinds!(
     NoSuchGroup,
     ShapeMismatch,
     NonFiniteGrad,
+    NonFiniteNorm,
+    InvalidArgument,
     ClosureRequired,
     NonFiniteClosure,
     GuardHeld,

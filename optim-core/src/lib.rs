@@ -12,6 +12,8 @@
 //! `#[derive(Optimizer)]` from the `optimizers` crate, which re-exports what users need
 //! from this one; that is the crate to depend on.
 
+pub mod average;
+pub mod clip;
 mod dict;
 mod drive;
 mod dyn_optimizer;
@@ -19,6 +21,7 @@ mod error;
 mod float;
 mod group;
 mod held;
+pub mod hooks;
 mod hyper;
 pub mod isa;
 mod json;

@@ -52,7 +52,7 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
             group.hyper = hyper;
             group.states = states;
         }
-        Ok(())
+        crate::hooks::run(self, |h| &mut h.load_post)
     }
 
     fn plan_load(&self, dict: &StateDict<'_>) -> Result<LoadPlan<R, A>> {

@@ -2,12 +2,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::dict::{DictValue, Map};
+use crate::dict::{DictValue, Map, StateDict};
 use crate::drive::{Driver, Run, StepConfig};
 use crate::error::{Error, ParamRef, Result, Scope};
 use crate::float::Float;
 use crate::group::{Group, ParamGroup};
 use crate::held;
+use crate::hooks::{self, HookHandle, Hooks, StateDictHook, StepHook};
 use crate::hyper;
 use crate::isa::Isa;
 use crate::param::{Param, ParamId};
@@ -38,6 +39,7 @@ pub struct Optimizer<R: Rule, A: Float> {
     pub(crate) defaults: R::Options,
     pub(crate) groups: Vec<Group<R, A>>,
     pub(crate) config: StepConfig,
+    pub(crate) hooks: Hooks<R, A>,
 }
 
 impl<R: Rule, A: Float> std::fmt::Debug for Optimizer<R, A> {
@@ -47,6 +49,7 @@ impl<R: Rule, A: Float> std::fmt::Debug for Optimizer<R, A> {
         for (i, g) in self.groups.iter().enumerate() {
             d.field(&format!("group {i}"), &(&g.hyper, g.params.len()));
         }
+        d.field("hooks", &self.hooks.count());
         d.finish()
     }
 }
@@ -70,6 +73,7 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
             defaults,
             groups: Vec::new(),
             config: StepConfig::default(),
+            hooks: Hooks::default(),
         };
         for group in groups {
             optimizer.add_param_group(group)?;
@@ -331,13 +335,19 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
     /// their state left as it is. An optimizer that must re-evaluate the loss (LBFGS)
     /// returns [`Error::ClosureRequired`]. Fails, changing nothing, when this thread holds a
     /// guard of one of the parameters ([`Error::GuardHeld`]: drop it before stepping).
+    ///
+    /// Pre-hooks run first, in registration order: an error from one aborts the step with
+    /// the parameters and state unchanged, and reaches the caller. Post-hooks run after the
+    /// update; an error from one reaches the caller (the update has happened).
     pub fn step(&mut self) -> Result<()> {
         self.check_no_guard_held("step")?;
+        hooks::run(self, |h| &mut h.step_pre)?;
         let run = Run {
             config: self.config,
             defaults: &self.defaults,
         };
-        <R::Driver as Driver<R>>::step(&mut self.groups, &run)
+        <R::Driver as Driver<R>>::step(&mut self.groups, &run)?;
+        hooks::run(self, |h| &mut h.step_post)
     }
 
     /// A step with a closure that recomputes the loss and the gradients and returns the
@@ -350,11 +360,56 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
 
     pub(crate) fn step_with_dyn(&mut self, closure: &mut dyn FnMut() -> f64) -> Result<f64> {
         self.check_no_guard_held("step_with")?;
+        hooks::run(self, |h| &mut h.step_pre)?;
         let run = Run {
             config: self.config,
             defaults: &self.defaults,
         };
-        <R::Driver as Driver<R>>::step_with(&mut self.groups, closure, &run)
+        let loss = <R::Driver as Driver<R>>::step_with(&mut self.groups, closure, &run)?;
+        hooks::run(self, |h| &mut h.step_post)?;
+        Ok(loss)
+    }
+
+    /// Registers a function to run before every step (`step` and `step_with`), after the
+    /// hooks registered before it (torch's `register_step_pre_hook`). It sees the optimizer
+    /// (its parameters: a pre-hook that clips gradients is the usual one); an error aborts
+    /// the step before anything changes. Returns the handle that removes it.
+    pub fn register_step_pre_hook(
+        &mut self,
+        hook: impl FnMut(&Optimizer<R, A>) -> Result<()> + Send + Sync + 'static,
+    ) -> HookHandle {
+        self.hooks.step_pre.add(Box::new(hook) as StepHook<R, A>)
+    }
+
+    /// Registers a function to run after every step, after the hooks registered before it
+    /// (torch's `register_step_post_hook`): updating a moving average of the weights is the
+    /// usual one. Returns the handle that removes it.
+    pub fn register_step_post_hook(
+        &mut self,
+        hook: impl FnMut(&Optimizer<R, A>) -> Result<()> + Send + Sync + 'static,
+    ) -> HookHandle {
+        self.hooks.step_post.add(Box::new(hook) as StepHook<R, A>)
+    }
+
+    /// Registers a function that sees, and may change, every state dict before
+    /// [`state_dict`](Optimizer::state_dict) returns it (torch's
+    /// `register_state_dict_post_hook`). Returns the handle that removes it.
+    pub fn register_state_dict_post_hook(
+        &mut self,
+        hook: impl for<'a> Fn(&mut StateDict<'a>) + Send + Sync + 'static,
+    ) -> HookHandle {
+        self.hooks.state_dict_post.add(Box::new(hook) as StateDictHook)
+    }
+
+    /// Registers a function to run after every successful
+    /// [`load_state_dict`](Optimizer::load_state_dict) (torch's
+    /// `register_load_state_dict_post_hook`); an error from it reaches the caller (the
+    /// load has happened). Returns the handle that removes it.
+    pub fn register_load_state_dict_post_hook(
+        &mut self,
+        hook: impl FnMut(&Optimizer<R, A>) -> Result<()> + Send + Sync + 'static,
+    ) -> HookHandle {
+        self.hooks.load_post.add(Box::new(hook) as StepHook<R, A>)
     }
 
     /// Whether steps may use several threads (the `rayon` feature, on by default). A

@@ -429,6 +429,11 @@ impl<A: Float> Param<A> {
         self.inner.grad.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Writes the gradient lock (for clipping).
+    pub(crate) fn grad_write_lock(&self) -> RwLockWriteGuard<'_, Option<ArrayD<A>>> {
+        self.inner.grad.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Reads the value lock (for copying flat parameters).
     pub(crate) fn value_read_lock(&self) -> RwLockReadGuard<'_, ArrayD<A>> {
         self.inner.value.read().unwrap_or_else(PoisonError::into_inner)

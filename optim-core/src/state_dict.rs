@@ -44,11 +44,15 @@ impl<R: Rule, A: Float> Optimizer<R, A> {
                 param_names,
             });
         }
-        StateDict {
+        let mut dict = StateDict {
             kind: Some(R::KIND.to_string()),
             version: Some(R::VERSION),
             state,
             param_groups,
+        };
+        for hook in self.hooks.state_dict_post.each() {
+            hook(&mut dict);
         }
+        dict
     }
 }

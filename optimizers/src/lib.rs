@@ -58,7 +58,7 @@ pub use optim_core::ndarray;
 /// The thread pool the parallel step runs on (`rayon::ThreadPoolBuilder` to size it).
 #[cfg(feature = "rayon")]
 pub use optim_core::rayon;
-pub use optim_core::{isa, parallel, param};
+pub use optim_core::{average, clip, isa, parallel, param};
 
 /// What an optimizer's state is made of: the state traits and field types, for writing
 /// `#[derive(State)]` structs and hand-written state fields; and the states of the bundled
