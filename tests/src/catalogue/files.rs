@@ -1,5 +1,7 @@
 //! Reading and writing checkpoint files: I/O, JSON syntax, and JSON that is not a state dict.
 
+use std::io;
+
 use optimizers::{Error, ErrorKind, StateDict};
 
 use super::harness::*;
@@ -79,16 +81,40 @@ pub fn cases() -> Vec<Case> {
         },
         Case {
             id: "checkpoint-missing-file",
-            cause: "`StateDict::load` of a file that does not exist",
-            fix: "check the path; the message names it and gives the system's reason",
+            cause: "`StateDict::load` of a file that does not exist (no checkpoint yet, or a wrong path)",
+            fix: "check the path; to start afresh when there is no checkpoint yet, match `source.kind()` against `io::ErrorKind::NotFound`, as `resume` does at the top of this chapter",
             kind: ErrorKind::Io,
             fragment: "cannot read /nonexistent/optim/checkpoint.json",
-            expect: |e| matches!(e, Error::Io { action: "read", .. }),
+            expect: |e| {
+                matches!(e, Error::Io { action: "read", path, source }
+                    if path == "/nonexistent/optim/checkpoint.json" && source.kind() == io::ErrorKind::NotFound)
+            },
             run: || {
                 trial(sgd().0, |o| {
                     o.load_state_dict(&StateDict::load("/nonexistent/optim/checkpoint.json")?)
                 })
             },
+        },
+        Case {
+            id: "checkpoint-is-a-directory",
+            cause: "`StateDict::load` of a path that exists but is a directory",
+            fix: "pass the checkpoint's file; any error but `NotFound` means a checkpoint may be there and cannot be read: stop rather than start afresh",
+            kind: ErrorKind::Io,
+            fragment: "cannot read /: ",
+            expect: |e| {
+                matches!(e, Error::Io { action: "read", path, source }
+                    if path == "/" && source.kind() == io::ErrorKind::IsADirectory)
+            },
+            run: || trial(sgd().0, |o| o.load_state_dict(&StateDict::load("/")?)),
+        },
+        Case {
+            id: "checkpoint-save-missing-directory",
+            cause: "`StateDict::save` into a directory that does not exist",
+            fix: "create the directory first (`std::fs::create_dir_all`)",
+            kind: ErrorKind::Io,
+            fragment: "cannot write /nonexistent/optim/checkpoint.json",
+            expect: |e| matches!(e, Error::Io { action: "write", source, .. } if source.kind() == io::ErrorKind::NotFound),
+            run: || trial(sgd().0, |o| o.state_dict().save("/nonexistent/optim/checkpoint.json")),
         },
     ]
 }

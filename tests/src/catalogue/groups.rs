@@ -112,6 +112,33 @@ pub fn cases() -> Vec<Case> {
             },
         },
         Case {
+            id: "construct-invalid-param",
+            cause: "building an optimizer that takes matrices only (`matrix_sgd`, the catalogue's stand-in for Muon) over a model's parameters, biases included",
+            fix: "give it the weight matrices only, and the other parameters to a second optimizer (AdamW, as Muon's authors do)",
+            kind: ErrorKind::InvalidParam,
+            fragment: "parameter 1 of group 0 (\"fc.bias\") cannot be optimized by matrix_sgd: it takes matrices only, and this parameter has shape [3]",
+            expect: |e| {
+                matches!(e, Error::InvalidParam { kind: "matrix_sgd", param, .. }
+                    if (param.group, param.index, param.name.as_deref()) == (0, 1, Some("fc.bias")))
+            },
+            run: || construct(named_params(), |p| MatrixSgd::new(p, MatrixSgdOptions::new())),
+        },
+        Case {
+            id: "group-invalid-param",
+            cause: "adding a group with a vector to an optimizer that takes matrices only",
+            fix: "optimize the vector with a second optimizer; `param_check` in the optimizer's definition says what it takes",
+            kind: ErrorKind::InvalidParam,
+            fragment: "parameter 0 of group 1 (\"fc.bias\") cannot be optimized by matrix_sgd: it takes matrices only, and this parameter has shape [3]",
+            expect: |e| {
+                matches!(e, Error::InvalidParam { kind: "matrix_sgd", param, .. }
+                    if (param.group, param.index, param.name.as_deref()) == (1, 0, Some("fc.bias")))
+            },
+            run: || {
+                let (opt, params) = matrix_sgd();
+                trial(opt, |o| o.add_param_group(ParamGroup::new([params[1].clone()])))
+            },
+        },
+        Case {
             id: "group-unnamed-param",
             cause: "adding a parameter without a name to an optimizer whose parameters have names",
             fix: "create it with `Param::named`",

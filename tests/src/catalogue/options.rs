@@ -60,6 +60,15 @@ pub fn cases() -> Vec<Case> {
             },
         },
         Case {
+            id: "set-option-number-for-boolean",
+            cause: "`set_option` of a boolean option with a number (`amsgrad` = 1.0, as a config file might write it)",
+            fix: "pass `true` or `false`",
+            kind: ErrorKind::OptionType,
+            fragment: "group 0: option `amsgrad` must be a boolean, found a number (1.0)",
+            expect: |e| matches!(e, Error::OptionType { option, .. } if option == "amsgrad"),
+            run: || trial(adam().0, |o| o.set_option(0, "amsgrad", 1.0)),
+        },
+        Case {
             id: "set-option-no-such-group",
             cause: "`set_option` on a group index the optimizer does not have",
             fix: "use an index below `num_groups()`",

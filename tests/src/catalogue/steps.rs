@@ -1,5 +1,6 @@
 //! Parameters, gradients and steps: setting a value or gradient, and stepping.
 
+use optimizers::error::GuardKind;
 use optimizers::ndarray::array;
 use optimizers::{Error, ErrorKind};
 
@@ -128,6 +129,60 @@ pub fn cases() -> Vec<Case> {
                 )
             },
             run: || nonfinite_closure(Poison::Gradient),
+        },
+        Case {
+            id: "step-holding-value-guard",
+            cause: "`step()` while this thread still holds a guard from `p.value()` (a `let w = p.value();` still in scope)",
+            fix: "end the guard's scope (or `drop` it) before the step, or read a copy with `p.to_array()`",
+            kind: ErrorKind::GuardHeld,
+            fragment: "step needs parameter 0 of group 0 (\"fc.weight\"), but this thread holds its `value()` guard",
+            expect: |e| {
+                matches!(e, Error::GuardHeld { operation: "step", param, guard: GuardKind::Value }
+                    if (param.group, param.index) == (0, 0))
+            },
+            run: || {
+                let (opt, params) = adam();
+                trial(opt, |o| {
+                    let _weight = params[0].value();
+                    o.step()
+                })
+            },
+        },
+        Case {
+            id: "zero-grad-holding-grad-guard",
+            cause: "`zero_grad()` while this thread still holds a guard from `p.grad()`",
+            fix: "end the guard's scope (or `drop` it) first, or read a copy with `p.grad_array()`",
+            kind: ErrorKind::GuardHeld,
+            fragment: "zero_grad needs parameter 0 of group 1 (\"fc.bias\"), but this thread holds its `grad()` guard",
+            expect: |e| {
+                matches!(e, Error::GuardHeld { operation: "zero_grad", param, guard: GuardKind::Grad }
+                    if (param.group, param.index) == (1, 0))
+            },
+            run: || {
+                let (opt, params) = adam();
+                trial(opt, |o| {
+                    let _bias_grad = params[1].grad();
+                    o.zero_grad()
+                })
+            },
+        },
+        Case {
+            id: "step-with-holding-grad-guard",
+            cause: "`step_with(closure)` on LBFGS while this thread holds a guard from `p.grad_mut()` (the closure could never write that gradient)",
+            fix: "drop the guard before the step; the closure may take guards of its own, as long as they end with it",
+            kind: ErrorKind::GuardHeld,
+            fragment: "step_with needs parameter 1 of group 0, but this thread holds its `grad_mut()` guard",
+            expect: |e| {
+                matches!(e, Error::GuardHeld { operation: "step_with", param, guard: GuardKind::GradMut }
+                    if (param.group, param.index) == (0, 1))
+            },
+            run: || {
+                let (opt, params) = lbfgs();
+                trial(opt, |o| {
+                    let _grad = params[1].grad_mut();
+                    o.step_with(quadratic(&params, None)).map(drop)
+                })
+            },
         },
     ]
 }

@@ -1,10 +1,12 @@
 //! The optimizers the cases go wrong with: each trained for two steps (so that state,
 //! options and gradients are all present and a change to any of them would show), over
-//! parameters with fixed values.
+//! parameters with fixed values; and [`MatrixSgd`], an optimizer that refuses parameters
+//! that are not matrices.
 
-use optimizers::ndarray::{ArrayD, array};
+use optimizers::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, array};
 use optimizers::{
-    Adam, AdamOptions, AdamW, AdamWOptions, Lbfgs, LbfgsOptions, Optimizer, Param, ParamGroup, Rule, Sgd, SgdOptions,
+    Adam, AdamOptions, AdamW, AdamWOptions, Float, Lbfgs, LbfgsOptions, Optimizer, Param, ParamGroup, PerTensor, Rule,
+    Sgd, SgdOptions,
 };
 
 /// Writes a deterministic gradient, different for each parameter and `step`, into every
@@ -126,4 +128,35 @@ pub fn quadratic(params: &[Param<f64>], poison: Option<(usize, Poison)>) -> impl
             _ => loss,
         }
     }
+}
+/// Plain gradient descent that takes matrices only, standing for the optimizers that work
+/// on a parameter as a matrix (Muon, Shampoo): its `param_check` is what makes
+/// [`Error::InvalidParam`](optimizers::Error::InvalidParam).
+#[derive(Clone, Debug, optimizers::Optimizer)]
+#[optimizer(
+    kind = "matrix_sgd",
+    state = (),
+    update = per_tensor,
+    param_check(shape.len() == 2, "it takes matrices only, and this parameter has shape {shape:?}")
+)]
+pub struct MatrixSgd {
+    /// Learning rate.
+    #[hyper(default = 0.01)]
+    pub lr: f64,
+}
+
+impl PerTensor for MatrixSgd {
+    fn update<A: Float>(&self, mut param: ArrayViewMutD<'_, A>, grad: ArrayViewD<'_, A>, _: &mut ()) {
+        let lr = A::from_f64(self.lr);
+        param.zip_mut_with(&grad, |p, &g| *p -= lr * g);
+    }
+}
+
+/// [`MatrixSgd`] over `fc.weight` of [`named_params`] alone, two steps taken; returns both
+/// named parameters (`fc.bias`, a vector, is not in the optimizer).
+pub fn matrix_sgd() -> (Optimizer<MatrixSgd, f64>, Vec<Param<f64>>) {
+    let params = named_params();
+    let mut opt = MatrixSgd::new([params[0].clone()], MatrixSgdOptions::new()).expect("valid");
+    train(&mut opt, &params[..1], 0..2);
+    (opt, params)
 }
