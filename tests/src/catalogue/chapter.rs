@@ -166,7 +166,50 @@ fn cases_of(kind: ErrorKind, outcomes: &[Outcome]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::code;
+    use super::*;
+
+    /// A chapter with prose, the catalogue's block and a section for every kind, each
+    /// block holding `stale` and the header an older wording.
+    fn chapter(stale: &str) -> String {
+        let mut text = format!("{HEADER_START} by an older wording -->\n# Errors\n\nProse.\n\n");
+        text.push_str(&format!("{CATALOGUE_OPEN}\n{stale}\n{CATALOGUE_CLOSE}\n"));
+        for kind in ErrorKind::ALL {
+            let name = kind.name();
+            text.push_str(&format!(
+                "\n### `{name}`\n\nWhat {name} means.\n\n{CASES_OPEN}{name} -->\n{stale}{CASES_CLOSE}\n"
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn render_keeps_the_prose_and_replaces_the_header_and_blocks() {
+        let once = render(&chapter("stale\n"), &[]).expect("a complete chapter");
+        assert!(once.starts_with(HEADER) && !once.contains("older wording") && !once.contains("stale"));
+        assert!(once.contains("# Errors\n\nProse.\n") && once.contains("What GuardHeld means."));
+        for area in AREAS {
+            assert!(once.contains(&format!("\n### {}\n", area.title)), "{}", area.id);
+        }
+        let empty = "*No case in the catalogue yet.*";
+        assert_eq!(once.matches(empty).count(), ErrorKind::ALL.len());
+        assert_eq!(
+            render(&once, &[]).as_deref(),
+            Ok(once.as_str()),
+            "rendering twice changes nothing"
+        );
+    }
+
+    #[test]
+    fn render_refuses_a_missing_or_misplaced_section() {
+        let without_io = chapter("").replace("<!-- cases Io -->\n<!-- /cases -->", "");
+        let error = render(&without_io, &[]).expect_err("no section for Io");
+        assert!(error.contains("[\"Io\"]"), "{error}");
+        let misplaced = chapter("").replace("### `Json`", "### JSON");
+        let error = render(&misplaced, &[]).expect_err("the Json block under another heading");
+        assert!(error.contains("must follow the heading ### `Json`"), "{error}");
+        let unknown = chapter("").replace("<!-- cases Io -->", "<!-- cases Oi -->");
+        assert!(render(&unknown, &[]).expect_err("no kind Oi").contains("names no kind"));
+    }
 
     #[test]
     fn code_spans_hold_any_backticks() {
