@@ -74,6 +74,23 @@ pub fn cases() -> Vec<Case> {
             },
         },
         Case {
+            id: "sgd-infinite-dampening",
+            cause: "setting SGD's dampening to infinity at run time",
+            fix: "use a finite `dampening`; 0, torch's default, is usual",
+            kind: ErrorKind::InvalidOption,
+            fragment: "group 0: invalid dampening value: inf",
+            expect: |e| {
+                matches!(
+                    e,
+                    Error::InvalidOption {
+                        option: "dampening",
+                        ..
+                    }
+                )
+            },
+            run: || trial(sgd().0, |o| o.set_option(0, "dampening", f64::INFINITY)),
+        },
+        Case {
             id: "sgd-nesterov-without-momentum",
             cause: "SGD with `nesterov` but no momentum",
             fix: "set `momentum` > 0 (and leave `dampening` at 0), or drop `nesterov`",
