@@ -69,6 +69,15 @@ pub fn cases() -> Vec<Case> {
             run: || trial(adam().0, |o| o.set_option(0, "amsgrad", 1.0)),
         },
         Case {
+            id: "set-option-unknown-line-search",
+            cause: "`set_option` of LBFGS's `line_search_fn` with a name it does not know (`\"wolfe\"`)",
+            fix: "use `\"strong_wolfe\"`, or null for no line search (`LineSearch::StrongWolfe`, `LineSearch::None` when typed)",
+            kind: ErrorKind::OptionType,
+            fragment: "group 0: option `line_search_fn` must be null or \"strong_wolfe\", found a string (\"wolfe\")",
+            expect: |e| matches!(e, Error::OptionType { option, .. } if option == "line_search_fn"),
+            run: || trial(lbfgs().0, |o| o.set_option(0, "line_search_fn", "wolfe")),
+        },
+        Case {
             id: "set-option-no-such-group",
             cause: "`set_option` on a group index the optimizer does not have",
             fix: "use an index below `num_groups()`",
