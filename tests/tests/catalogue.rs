@@ -56,17 +56,19 @@ fn cases_and_areas_have_unique_kebab_case_ids_and_say_what_to_do() {
                 .split('-')
                 .all(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
     };
-    let mut ids = BTreeSet::new();
+    let mut area_ids = BTreeSet::new();
     for area in AREAS {
         assert!(kebab(area.id), "area ids are kebab-case: {:?}", area.id);
-        assert!(ids.insert(area.id), "the id {} is used twice", area.id);
+        assert!(area_ids.insert(area.id), "the area id {} is used twice", area.id);
         assert!(!area.title.is_empty() && !area.intro.is_empty(), "{}", area.id);
         assert!(!(area.cases)().is_empty(), "the area {} has no case", area.id);
     }
+    // Case ids are the chapter's anchors: unique across areas.
+    let mut case_ids = BTreeSet::new();
     for o in outcomes() {
         let case = &o.case;
         assert!(kebab(case.id), "case ids are kebab-case: {:?}", case.id);
-        assert!(ids.insert(case.id), "the id {} is used twice", case.id);
+        assert!(case_ids.insert(case.id), "the case id {} is used twice", case.id);
         for (what, text) in [("cause", case.cause), ("fix", case.fix), ("fragment", case.fragment)] {
             assert!(!text.trim().is_empty(), "{}: empty {what}", case.id);
         }

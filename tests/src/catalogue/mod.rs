@@ -28,11 +28,14 @@
 //! 3. Build subjects from [`subjects`] (or add one there: a trained optimizer whose state
 //!    a mistake could spoil) and make the mistake with a helper of [`harness`]. A helper
 //!    that a second area would need belongs in those files, not in the area.
-//! 4. Run the command above and review the diff of `book/src/errors.md`. A case giving an
-//!    `Error` variant that is new needs that variant's section in the chapter first (the
-//!    command says so).
+//! 4. Run the command above and review the diff of `book/src/errors.md`; commit both.
 //!
-//! An area's file that grows past ~500 lines becomes two areas.
+//! A new optimizer adds one case per check of its options to `option_checks.rs`, and
+//! cases for its own errors to the area of what the user was doing. A new `Error` variant
+//! needs a section in the chapter (a heading ``### `Name` `` saying what it means and what
+//! to do, then an empty `cases` block as the other sections have): the command refuses to
+//! run without one, and the test fails until a case gives the variant. An area's file that
+//! grows past ~500 lines becomes two areas (`option_checks.rs` by family of optimizers).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -64,7 +67,7 @@ pub const AREAS: &[Area] = &[
 /// What the user was doing when they went wrong: a section of the chapter.
 #[derive(Clone, Copy)]
 pub struct Area {
-    /// A short, unique, stable name (`groups`).
+    /// A short, unique name in kebab-case (`option-checks`), naming the area in failures.
     pub id: &'static str,
     /// The section's title in the chapter.
     pub title: &'static str,
