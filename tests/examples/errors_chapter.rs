@@ -26,9 +26,9 @@ fn main() -> ExitCode {
 }
 
 fn regenerate(mode: Option<&str>) -> Result<(), String> {
-    if !matches!(mode, None | Some("--check" | "--stdout")) {
+    if let Some(other) = mode.filter(|m| !matches!(*m, "--check" | "--stdout")) {
         return Err(format!(
-            "unknown argument {mode:?}: expected nothing, --check or --stdout"
+            "unknown argument `{other}`: expected none, --check or --stdout"
         ));
     }
     let outcomes = catalogue::run_all();
