@@ -1,9 +1,11 @@
-//! Support for the workspace's integration tests, examples and benchmarks: the loss
-//! functions of the PyTorch reference fixtures and reading those fixtures; a plain-loop
-//! reference implementation of SGD and Adam; snapshots of an optimizer (to show that a
-//! failed operation changed nothing); a seeded random number generator; and the subjects and
+//! Support for the workspace's integration tests, examples and benchmarks: the catalogue
+//! of errors (its cases by area, and the book chapter made from them); the loss functions
+//! of the PyTorch reference fixtures and reading those fixtures; a plain-loop reference
+//! implementation of SGD and Adam; snapshots of an optimizer (to show that a failed
+//! operation changed nothing); a seeded random number generator; and the subjects and
 //! properties of the `load_state_dict` fuzzing (`tests/tests/mutation.rs`, `fuzz/`).
 
+pub mod catalogue;
 pub mod fixture;
 pub mod fuzzing;
 pub mod problems;
