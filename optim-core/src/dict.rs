@@ -490,8 +490,8 @@ impl<'a> StateDict<'a> {
                 }
             }
         }
-        dict.state = state.ok_or_else(|| format_error("the state dict has no `state`"))?;
-        dict.param_groups = groups.ok_or_else(|| format_error("the state dict has no `param_groups`"))?;
+        dict.state = state.ok_or_else(|| format_error("no `state` entry"))?;
+        dict.param_groups = groups.ok_or_else(|| format_error("no `param_groups` entry"))?;
         Ok(dict)
     }
 }

@@ -7,8 +7,8 @@
 //! as floats wherever a value is read (so a string option whose value is one of them does
 //! not survive JSON; no option of the library has such a value).
 //!
-//! An object whose first key is `"shape"` is read as a tensor (and is an error if it is not
-//! one): trees never have a map with a key `shape` of their own.
+//! An object of exactly `shape`, `data` (a list of numbers) and optionally `dtype`, in any
+//! key order, is read as a tensor; any other object is a map.
 
 use std::borrow::Cow;
 use std::fmt;

@@ -53,7 +53,7 @@ pub fn variant(h: &Hyper, base: &Type, valid: bool) -> TokenStream {
                 let n = format_ident!("{}", n);
                 quote!(let #n = ::core::clone::Clone::clone(&self.0.#n);)
             });
-            let fail = check_failure(&root, c, None);
+            let fail = variant_failure(&root, c);
             quote!({ #(#binds)* #fail })
         });
         quote! {
@@ -65,7 +65,7 @@ pub fn variant(h: &Hyper, base: &Type, valid: bool) -> TokenStream {
     let validate_present = body({
         let checks = h.attrs.checks.iter().map(|c| {
             let idents: Vec<_> = free_variables(c).into_iter().map(|n| format_ident!("{}", n)).collect();
-            let fail = check_failure(&root, c, None);
+            let fail = variant_failure(&root, c);
             quote! {
                 if let (#(::core::option::Option::Some(#idents),)*) = (#(&options.#idents,)*) {
                     #( let #idents = ::core::clone::Clone::clone(#idents); )*
@@ -144,6 +144,36 @@ pub fn variant(h: &Hyper, base: &Type, valid: bool) -> TokenStream {
         #rule
         #form
         #ctors
+    }
+}
+
+/// `return Err(..)` for a failed check of a variant: an error on that option when the check
+/// names one option (by its field name: a variant cannot see the base's renames), else on
+/// the options together.
+fn variant_failure(root: &TokenStream, c: &Check) -> TokenStream {
+    match free_variables(c).as_slice() {
+        [one] => {
+            let expr = &c.expr;
+            let args = &c.args;
+            let message = match &c.message {
+                Some(m) => quote!(::std::format!(#m #(, #args)*)),
+                None => {
+                    let text = format!(
+                        "invalid {one}: must satisfy `{}`",
+                        crate::render::render(c.expr.to_token_stream())
+                            .replace('{', "{{")
+                            .replace('}', "}}")
+                    );
+                    quote!(::std::format!(#text))
+                }
+            };
+            quote! {
+                if !{ let holds: bool = #expr; holds } {
+                    return ::core::result::Result::Err(#root::Error::InvalidOption { scope, option: #one, message: #message });
+                }
+            }
+        }
+        _ => check_failure(root, c, None),
     }
 }
 

@@ -127,7 +127,7 @@ pub struct Lbfgs {
     /// Learning rate: the step length each iteration starts from.
     #[hyper(
         default = 1.0,
-        check(lr.is_finite() && lr >= 0.0, "invalid learning rate: {lr} (must be finite and at least 0)")
+        check(lr.is_finite() && lr >= 0.0, "invalid learning rate: {lr:?} (must be finite and at least 0)")
     )]
     pub lr: f64,
     /// The most iterations per step.
@@ -143,13 +143,13 @@ pub struct Lbfgs {
     /// Stop when the largest gradient element is at most this (in absolute value).
     #[hyper(
         default = 1e-7,
-        check(tolerance_grad >= 0.0, "invalid tolerance_grad: {tolerance_grad} (must be at least 0)")
+        check(tolerance_grad >= 0.0, "invalid tolerance_grad: {tolerance_grad:?} (must be at least 0)")
     )]
     pub tolerance_grad: f64,
     /// Stop on a directional derivative, step or loss change below this.
     #[hyper(
         default = 1e-9,
-        check(tolerance_change >= 0.0, "invalid tolerance_change: {tolerance_change} (must be at least 0)")
+        check(tolerance_change >= 0.0, "invalid tolerance_change: {tolerance_change:?} (must be at least 0)")
     )]
     pub tolerance_change: f64,
     /// The most curvature pairs kept.

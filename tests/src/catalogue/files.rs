@@ -66,7 +66,7 @@ pub fn cases() -> Vec<Case> {
             cause: "a JSON file that is not a state dict (no `param_groups`)",
             fix: "load the file `state_dict().save(...)` wrote",
             kind: ErrorKind::Format,
-            fragment: "malformed state dict: the state dict has no `param_groups`",
+            fragment: "malformed state dict: no `param_groups` entry",
             expect: |e| matches!(e, Error::Format { .. }),
             run: || load_json(sgd().0, |_| r#"{"state": {}}"#.to_string()),
         },

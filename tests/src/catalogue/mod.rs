@@ -45,6 +45,7 @@ pub mod chapter;
 pub mod harness;
 pub mod subjects;
 
+pub mod around;
 pub mod files;
 pub mod groups;
 pub mod option_checks;
@@ -60,6 +61,7 @@ pub const AREAS: &[Area] = &[
     options::AREA,
     option_checks::AREA,
     steps::AREA,
+    around::AREA,
     state_dict::AREA,
     files::AREA,
 ];

@@ -246,14 +246,15 @@ pub fn cases() -> Vec<Case> {
             id: "adamw-coupled-weight-decay",
             cause: "AdamW with `decoupled_weight_decay` = false",
             fix: "use `Adam` for an L2 penalty; AdamW's decay is decoupled by definition",
-            // A check of AdamW as a whole (a variant of Adam), not of one option's range.
-            kind: ErrorKind::InvalidOptions,
+            // A check of the variant AdamW on one option of its base, Adam.
+            kind: ErrorKind::InvalidOption,
             fragment: "group 0: AdamW always decouples weight decay: use Adam for an L2 penalty",
             expect: |e| {
                 matches!(
                     e,
-                    Error::InvalidOptions {
+                    Error::InvalidOption {
                         scope: Scope::Group(0),
+                        option: "decoupled_weight_decay",
                         ..
                     }
                 )
@@ -265,7 +266,7 @@ pub fn cases() -> Vec<Case> {
             cause: "LBFGS with a negative learning rate",
             fix: "use a finite `lr` ≥ 0 (1 is usual with a line search)",
             kind: ErrorKind::InvalidOption,
-            fragment: "group 0: invalid learning rate: -1 (must be finite and at least 0)",
+            fragment: "group 0: invalid learning rate: -1.0 (must be finite and at least 0)",
             expect: |e| matches!(e, Error::InvalidOption { option: "lr", .. }),
             run: || trial(lbfgs().0, |o| o.set_options(0, &LbfgsOptions::new().lr(-1.0))),
         },
@@ -301,7 +302,7 @@ pub fn cases() -> Vec<Case> {
             cause: "LBFGS with a negative `tolerance_grad`",
             fix: "use `tolerance_grad` ≥ 0",
             kind: ErrorKind::InvalidOption,
-            fragment: "group 0: invalid tolerance_grad: -0.0000001 (must be at least 0)",
+            fragment: "group 0: invalid tolerance_grad: -1e-7 (must be at least 0)",
             expect: |e| {
                 matches!(
                     e,
