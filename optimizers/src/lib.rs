@@ -21,7 +21,7 @@
 //! | to | use |
 //! |---|---|
 //! | hold a model's weights | [`Param`] (a shared value and gradient), [`ParamGroup`] |
-//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Adadelta`], [`Adamax`] and their options; [`Optimizer`] is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
+//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Adadelta`], [`Adagrad`], [`Adamax`] and their options; [`Optimizer`] is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
 //! | save and resume | [`StateDict`] (torch's layout, plus kind, version and names), its values [`DictValue`], [`DictTensor`], [`Map`] |
 //! | write an optimizer | `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and one of [`Elementwise`], [`PerTensor`], [`ClosureRule`]; [`StepCount`] for a step count |
 //! | handle failures | [`Error`] (with [`Error::kind`]), [`Result`] |
@@ -35,6 +35,7 @@
 extern crate self as optimizers;
 
 mod adadelta;
+mod adagrad;
 mod adam;
 mod adamax;
 mod lbfgs;
@@ -45,6 +46,7 @@ mod test_support;
 mod torch_ops;
 
 pub use adadelta::{Adadelta, AdadeltaOptions};
+pub use adagrad::{Adagrad, AdagradOptions};
 pub use adam::{Adam, AdamOptions, AdamW, AdamWOptions};
 pub use adamax::{Adamax, AdamaxOptions};
 pub use lbfgs::{Lbfgs, LbfgsOptions, LineSearch};
@@ -68,6 +70,7 @@ pub use optim_core::{isa, parallel, param};
 /// optimizers.
 pub mod state {
     pub use crate::adadelta::AdadeltaState;
+    pub use crate::adagrad::AdagradState;
     pub use crate::adam::AdamState;
     pub use crate::adamax::AdamaxState;
     pub use crate::lbfgs::{CurvatureHistory, CurvaturePair, LbfgsState};
