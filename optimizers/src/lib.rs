@@ -21,7 +21,7 @@
 //! | to | use |
 //! |---|---|
 //! | hold a model's weights | [`Param`] (a shared value and gradient), [`ParamGroup`] |
-//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Adadelta`], [`Adagrad`], [`Adamax`], [`Asgd`] and their options; [`Optimizer`] is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
+//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Adadelta`], [`Adagrad`], [`Adamax`], [`Asgd`], [`NAdam`] and their options; [`Optimizer`] is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
 //! | save and resume | [`StateDict`] (torch's layout, plus kind, version and names), its values [`DictValue`], [`DictTensor`], [`Map`] |
 //! | write an optimizer | `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and one of [`Elementwise`], [`PerTensor`], [`ClosureRule`]; [`StepCount`] for a step count |
 //! | handle failures | [`Error`] (with [`Error::kind`]), [`Result`] |
@@ -40,6 +40,7 @@ mod adam;
 mod adamax;
 mod asgd;
 mod lbfgs;
+mod nadam;
 pub mod registry;
 mod sgd;
 #[cfg(test)]
@@ -52,6 +53,7 @@ pub use adam::{Adam, AdamOptions, AdamW, AdamWOptions};
 pub use adamax::{Adamax, AdamaxOptions};
 pub use asgd::{Asgd, AsgdOptions};
 pub use lbfgs::{Lbfgs, LbfgsOptions, LineSearch};
+pub use nadam::{NAdam, NAdamOptions};
 pub use sgd::{Sgd, SgdOptions};
 
 pub use optim_core::{
@@ -77,6 +79,7 @@ pub mod state {
     pub use crate::adamax::AdamaxState;
     pub use crate::asgd::AsgdState;
     pub use crate::lbfgs::{CurvatureHistory, CurvaturePair, LbfgsState};
+    pub use crate::nadam::NAdamState;
     pub use crate::sgd::SgdState;
     pub use optim_core::{FieldError, ShapeCtx, StateEntries, StateError, StateField, flat_vector, pack_flat};
 }
