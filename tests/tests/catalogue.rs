@@ -446,11 +446,11 @@ fn cases() -> Vec<Case> {
             "building an optimizer by a name the registry does not know",
             "use one of the names listed (`registry::KINDS`)",
             "UnknownOptimizer",
-            "unknown optimizer `adagrad` (known: sgd, adam, adamw, lbfgs)",
-            |e| matches!(e, Error::UnknownOptimizer { kind, .. } if kind == "adagrad"),
+            "unknown optimizer `sparseadam` (known: sgd, adam, adamw, lbfgs, adadelta, adagrad, adamax, asgd, nadam, radam)",
+            |e| matches!(e, Error::UnknownOptimizer { kind, .. } if kind == "sparseadam"),
             || {
                 construct(unnamed_params(), |p| {
-                    registry::build("adagrad", vec![(p, Map::new())], &Map::new())
+                    registry::build("sparseadam", vec![(p, Map::new())], &Map::new())
                 })
             },
         ),
