@@ -4,7 +4,7 @@ use optim_core::ndarray::ArrayD;
 use optim_core::{Elementwise, Float, StepCount};
 use optim_derive::{Optimizer, State};
 
-use crate::torch_ops::{Lerp, Preamble, maximum};
+use crate::torch_ops::{LastValue, Lerp, Preamble, maximum};
 
 /// Adamax (Kingma and Ba, 2015, section 7), exactly as `torch.optim.Adamax` (torch 2.15,
 /// single-tensor path): Adam with the infinity norm of past gradients in place of the
@@ -93,7 +93,11 @@ impl Elementwise for Adamax {
     fn prepare<A: Float>(&self, state: &mut AdamaxState<A>, _shape: &[usize]) -> AdamaxScalars<A> {
         let t = state.step.increment();
         let (beta1, beta2) = self.betas;
-        let clr = self.lr / (1.0 - beta1.powf(t));
+        thread_local! {
+            static BIAS_CORRECTION: LastValue<2, f64> = const { LastValue::new() };
+        }
+        let bias_correction = BIAS_CORRECTION.with(|last| last.get([beta1, t], || 1.0 - beta1.powf(t)));
+        let clr = self.lr / bias_correction;
         AdamaxScalars {
             preamble: Preamble::l2(self.maximize, self.weight_decay),
             lerp: Lerp::new(1.0 - beta1),

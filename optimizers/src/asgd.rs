@@ -4,7 +4,7 @@ use optim_core::ndarray::ArrayD;
 use optim_core::{Elementwise, Float, ShapeCtx, State, StepCount};
 use optim_derive::{Optimizer, State};
 
-use crate::torch_ops::Preamble;
+use crate::torch_ops::{LastValue, Preamble};
 
 /// Averaged SGD (Polyak and Juditsky, 1992), exactly as `torch.optim.ASGD` (torch 2.15,
 /// single-tensor path): SGD with a decaying step size `η` and a running average `ax` of
@@ -124,7 +124,14 @@ impl Elementwise for Asgd {
             mu: A::from_f64(mu),
         };
         // The next step's values, stored as float32 (torch's `as_tensor` of a Python float).
-        state.eta = (self.lr / (1.0 + self.lambd * self.lr * t).powf(self.alpha)) as f32;
+        thread_local! {
+            static ETA: LastValue<4, f32> = const { LastValue::new() };
+        }
+        state.eta = ETA.with(|last| {
+            last.get([self.lr, self.lambd, self.alpha, t], || {
+                (self.lr / (1.0 + self.lambd * self.lr * t).powf(self.alpha)) as f32
+            })
+        });
         state.mu = (1.0 / f64::max(1.0, t - self.t0)) as f32;
         scalars
     }

@@ -4,7 +4,7 @@ use optim_core::ndarray::ArrayD;
 use optim_core::{Elementwise, Float, ShapeCtx, State, StepCount};
 use optim_derive::{Optimizer, State};
 
-use crate::torch_ops::{Lerp, Preamble};
+use crate::torch_ops::{LastValue, Lerp, Preamble};
 
 /// NAdam (Dozat, 2016): Adam with Nesterov momentum, exactly as `torch.optim.NAdam`
 /// (torch 2.15, single-tensor path), with its momentum schedule `μₜ` and optional decoupled
@@ -124,9 +124,18 @@ impl Elementwise for NAdam {
     fn prepare<A: Float>(&self, state: &mut NAdamState<A>, _shape: &[usize]) -> NAdamScalars<A> {
         let t = state.step.increment();
         let (beta1, beta2) = self.betas;
-        let bias_correction2 = 1.0 - beta2.powf(t);
-        let mu = beta1 * (1.0 - 0.5 * 0.96f64.powf(t * self.momentum_decay));
-        let mu_next = beta1 * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * self.momentum_decay));
+        thread_local! {
+            static POWERS: LastValue<4, (f64, f64, f64)> = const { LastValue::new() };
+        }
+        let (bias_correction2, mu, mu_next) = POWERS.with(|last| {
+            last.get([beta1, beta2, self.momentum_decay, t], || {
+                (
+                    1.0 - beta2.powf(t),
+                    beta1 * (1.0 - 0.5 * 0.96f64.powf(t * self.momentum_decay)),
+                    beta1 * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * self.momentum_decay)),
+                )
+            })
+        });
         // torch multiplies its float32 tensor in place by the Python float: in float32.
         state.mu_product *= mu as f32;
         let mu_product = f64::from(state.mu_product);

@@ -4,7 +4,7 @@ use optim_core::ndarray::ArrayD;
 use optim_core::{Elementwise, Float, StepCount};
 use optim_derive::{Optimizer, State};
 
-use crate::torch_ops::{Lerp, Preamble};
+use crate::torch_ops::{LastValue, Lerp, Preamble};
 
 /// RAdam (Liu et al., 2020): Adam with a rectified adaptive step, exactly as
 /// `torch.optim.RAdam` (torch 2.15, single-tensor path), with optional decoupled weight
@@ -114,16 +114,23 @@ impl Elementwise for RAdam {
     fn prepare<A: Float>(&self, state: &mut RAdamState<A>, _shape: &[usize]) -> RAdamScalars<A> {
         let t = state.step.increment();
         let (beta1, beta2) = self.betas;
-        let bias_correction1 = 1.0 - beta1.powf(t);
-        let bias_correction2 = 1.0 - beta2.powf(t);
-        let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
-        let rho_t = rho_inf - 2.0 * t * beta2.powf(t) / bias_correction2;
-        let rectified = rho_t > 5.0;
-        let rect = if rectified {
-            ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)).powf(0.5)
-        } else {
-            1.0
-        };
+        thread_local! {
+            static SCALARS: LastValue<3, (f64, f64, bool, f64)> = const { LastValue::new() };
+        }
+        let (bias_correction1, bias_correction2_sqrt, rectified, rect) = SCALARS.with(|last| {
+            last.get([beta1, beta2, t], || {
+                let bias_correction2 = 1.0 - beta2.powf(t);
+                let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
+                let rho_t = rho_inf - 2.0 * t * beta2.powf(t) / bias_correction2;
+                let rectified = rho_t > 5.0;
+                let rect = if rectified {
+                    ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)).powf(0.5)
+                } else {
+                    1.0
+                };
+                (1.0 - beta1.powf(t), bias_correction2.powf(0.5), rectified, rect)
+            })
+        });
         RAdamScalars {
             preamble: Preamble::new(self.maximize, self.weight_decay, self.decoupled_weight_decay, self.lr),
             lerp: Lerp::new(1.0 - beta1),
@@ -133,7 +140,7 @@ impl Elementwise for RAdam {
             lr: A::from_f64(self.lr),
             eps: A::from_f64(self.eps),
             rectified,
-            bias_correction2_sqrt: A::from_f64(bias_correction2.powf(0.5)),
+            bias_correction2_sqrt: A::from_f64(bias_correction2_sqrt),
             rect: A::from_f64(rect),
         }
     }

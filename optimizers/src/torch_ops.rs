@@ -4,9 +4,39 @@
 //!
 //! Each is a per-step scalar struct (built in `prepare`, in `f64`, rounded to `A` once) with
 //! an `#[inline(always)]` function of one element that chooses between values without
-//! branching on the data, so that the rules using them still vectorize.
+//! branching on the data, so that the rules using them still vectorize. And [`LastValue`],
+//! which spares the `powf`s of a step's scalars for every tensor but the first.
+
+use std::cell::Cell;
 
 use optim_core::Float;
+
+/// The value computed for the last key asked, to keep in a `thread_local!`: the parameters
+/// of a group almost always share their options and step count, so a step over many small
+/// tensors computes its `powf`s once instead of once per tensor. The value is whatever the
+/// computation gives, so the cache changes no result. Keys are bit patterns, so that NaN
+/// options compare equal to themselves.
+pub(crate) struct LastValue<const N: usize, V>(Cell<Option<([u64; N], V)>>);
+
+impl<const N: usize, V: Copy> LastValue<N, V> {
+    /// An empty cache.
+    pub(crate) const fn new() -> Self {
+        LastValue(Cell::new(None))
+    }
+
+    /// `compute()` for `key`, computed only when `key` differs from the last one asked.
+    pub(crate) fn get(&self, key: [f64; N], compute: impl FnOnce() -> V) -> V {
+        let bits = key.map(f64::to_bits);
+        match self.0.get() {
+            Some((k, v)) if k == bits => v,
+            _ => {
+                let v = compute();
+                self.0.set(Some((bits, v)));
+                v
+            }
+        }
+    }
+}
 
 /// torch's `a.lerp_(b, w)`: `a + w (b − a)` for `|w| < 0.5`, otherwise
 /// `b − (b − a)(1 − w)`, with `w` and `1 − w` in the element type. The second branch is
@@ -103,6 +133,21 @@ mod tests {
         let lerp = Lerp::<f32>::new(0.1);
         assert_eq!(lerp.apply(a, b), a + 0.1f32 * (b - a));
         assert_eq!(Lerp::<f64>::new(1.0).apply(2.0, 5.0), 5.0);
+    }
+
+    #[test]
+    fn last_value_recomputes_only_for_a_new_key() {
+        let cache = LastValue::<2, f64>::new();
+        let calls = Cell::new(0);
+        let square = |x: f64| {
+            calls.set(calls.get() + 1);
+            x * x
+        };
+        assert_eq!(cache.get([3.0, f64::NAN], || square(3.0)), 9.0);
+        assert_eq!(cache.get([3.0, f64::NAN], || square(3.0)), 9.0);
+        assert_eq!(calls.get(), 1);
+        assert_eq!(cache.get([4.0, f64::NAN], || square(4.0)), 16.0);
+        assert_eq!(calls.get(), 2);
     }
 
     #[test]
