@@ -37,9 +37,9 @@ use crate::torch_ops::{LastValue, Preamble};
 /// (`η`, starting at the group's `lr` of that moment), `mu` (`μ`, starting at 1) and `ax`.
 /// `step`, `eta` and `mu` are saved as torch's 0-d float32 tensors, and `eta` and `mu`
 /// are float32 values also for `f64` parameters, as in torch: a step uses the rounded
-/// values. So a step uses the `η` computed by the previous one, and a new `lr` shows first
-/// in the `η` computed at the end of the step it is set before. `μ` stays 1, and `ax` a copy
-/// of `p`, while `t ≤ t0 + 1`.
+/// values. A step uses the `η` the previous one computed: a new `lr` does not change the
+/// size of the next step, which computes the following `η` from it. `μ` stays 1, and `ax`
+/// a copy of `p`, while `t ≤ t0 + 1`.
 ///
 /// Unlike torch, NaN and infinite values fail the checks of `lr`, `lambd`, `alpha` and
 /// `weight_decay`.
