@@ -50,7 +50,8 @@ use crate::torch_ops::{LastValue, Lerp, Preamble};
 /// use optimizers::{NAdam, NAdamOptions, Param, ndarray::array};
 ///
 /// let p = Param::new(array![1.0f32, -1.0]);
-/// let mut opt = NAdam::new([p.clone()], NAdamOptions::new().lr(0.1).decoupled_weight_decay(true).weight_decay(0.01))?;
+/// let options = NAdamOptions::new().lr(0.1).weight_decay(0.01).decoupled_weight_decay(true);
+/// let mut opt = NAdam::new([p.clone()], options)?;
 /// for _ in 0..3 {
 ///     p.set_grad(p.value().mapv(|x| 2.0 * x))?;
 ///     opt.step()?;
