@@ -119,26 +119,23 @@ mod tests {
     use optim_core::ndarray::array;
 
     use super::*;
-    use crate::test_support::{f32_scalar, state_entry};
+    use crate::test_support::{assert_checks, f32_scalar, state_entry};
 
     #[test]
     fn checks_run_in_torchs_order_with_its_messages() {
-        let build = |o: AdadeltaOptions| Adadelta::new([Param::new(array![1.0f32])], o).map(|_| ());
-        let err = |o| build(o).unwrap_err().to_string();
-        assert_eq!(
-            err(AdadeltaOptions::new().lr(-1.0).rho(2.0)),
-            "defaults: invalid learning rate: -1.0"
-        );
-        assert_eq!(err(AdadeltaOptions::new().rho(1.5)), "defaults: invalid rho value: 1.5");
-        assert_eq!(
-            err(AdadeltaOptions::new().eps(-1e-6)),
-            "defaults: invalid epsilon value: -1e-6"
-        );
-        assert_eq!(
-            err(AdadeltaOptions::new().weight_decay(f64::NAN)),
-            "defaults: invalid weight_decay value: NaN"
-        );
-        assert_eq!(build(AdadeltaOptions::new().rho(1.0)), Ok(()));
+        assert_checks::<Adadelta>([
+            (
+                AdadeltaOptions::new().lr(-1.0).rho(2.0),
+                Some("invalid learning rate: -1.0"),
+            ),
+            (AdadeltaOptions::new().rho(1.5), Some("invalid rho value: 1.5")),
+            (AdadeltaOptions::new().eps(-1e-6), Some("invalid epsilon value: -1e-6")),
+            (
+                AdadeltaOptions::new().weight_decay(f64::NAN),
+                Some("invalid weight_decay value: NaN"),
+            ),
+            (AdadeltaOptions::new().rho(1.0), None),
+        ]);
     }
 
     #[test]

@@ -135,32 +135,32 @@ mod tests {
     use optim_core::{DictTensor, DictValue, Param, ParamGroup};
 
     use super::*;
-    use crate::test_support::{f32_scalar, state_entry};
+    use crate::test_support::{assert_checks, f32_scalar, state_entry};
 
     #[test]
     fn checks_run_in_torchs_order_with_its_messages() {
-        let build = |o: AdagradOptions| Adagrad::new([Param::new(array![1.0f32])], o).map(|_| ());
-        let err = |o| build(o).unwrap_err().to_string();
-        assert_eq!(
-            err(AdagradOptions::new().lr(-0.1).eps(-1.0)),
-            "defaults: invalid learning rate: -0.1"
-        );
-        assert_eq!(
-            err(AdagradOptions::new().lr_decay(-1.0)),
-            "defaults: invalid lr_decay value: -1.0"
-        );
-        assert_eq!(
-            err(AdagradOptions::new().weight_decay(-1.0).eps(-1.0)),
-            "defaults: invalid weight_decay value: -1.0"
-        );
-        assert_eq!(
-            err(AdagradOptions::new().initial_accumulator_value(-0.5).eps(-1.0)),
-            "defaults: invalid initial_accumulator_value value: -0.5"
-        );
-        assert_eq!(
-            err(AdagradOptions::new().eps(f64::INFINITY)),
-            "defaults: invalid epsilon value: inf"
-        );
+        assert_checks::<Adagrad>([
+            (
+                AdagradOptions::new().lr(-0.1).eps(-1.0),
+                Some("invalid learning rate: -0.1"),
+            ),
+            (
+                AdagradOptions::new().lr_decay(-1.0),
+                Some("invalid lr_decay value: -1.0"),
+            ),
+            (
+                AdagradOptions::new().weight_decay(-1.0).eps(-1.0),
+                Some("invalid weight_decay value: -1.0"),
+            ),
+            (
+                AdagradOptions::new().initial_accumulator_value(-0.5).eps(-1.0),
+                Some("invalid initial_accumulator_value value: -0.5"),
+            ),
+            (
+                AdagradOptions::new().eps(f64::INFINITY),
+                Some("invalid epsilon value: inf"),
+            ),
+        ]);
     }
 
     #[test]

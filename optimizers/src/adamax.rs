@@ -125,31 +125,32 @@ mod tests {
     use optim_core::ndarray::array;
 
     use super::*;
+    use crate::test_support::assert_checks;
 
     #[test]
     fn checks_run_in_torchs_order_with_its_messages() {
-        let build = |o: AdamaxOptions| Adamax::new([Param::new(array![1.0f32])], o).map(|_| ());
-        let err = |o| build(o).unwrap_err().to_string();
-        assert_eq!(
-            err(AdamaxOptions::new().lr(-1.0).eps(-1.0)),
-            "defaults: invalid learning rate: -1.0"
-        );
-        assert_eq!(
-            err(AdamaxOptions::new().eps(-1.0).betas((2.0, 0.9))),
-            "defaults: invalid epsilon value: -1.0"
-        );
-        assert_eq!(
-            err(AdamaxOptions::new().betas((1.0, 0.9))),
-            "defaults: invalid beta parameter at index 0: 1.0"
-        );
-        assert_eq!(
-            err(AdamaxOptions::new().betas((0.9, -0.5)).weight_decay(-1.0)),
-            "defaults: invalid beta parameter at index 1: -0.5"
-        );
-        assert_eq!(
-            err(AdamaxOptions::new().weight_decay(-1.0)),
-            "defaults: invalid weight_decay value: -1.0"
-        );
+        assert_checks::<Adamax>([
+            (
+                AdamaxOptions::new().lr(-1.0).eps(-1.0),
+                Some("invalid learning rate: -1.0"),
+            ),
+            (
+                AdamaxOptions::new().eps(-1.0).betas((2.0, 0.9)),
+                Some("invalid epsilon value: -1.0"),
+            ),
+            (
+                AdamaxOptions::new().betas((1.0, 0.9)),
+                Some("invalid beta parameter at index 0: 1.0"),
+            ),
+            (
+                AdamaxOptions::new().betas((0.9, -0.5)).weight_decay(-1.0),
+                Some("invalid beta parameter at index 1: -0.5"),
+            ),
+            (
+                AdamaxOptions::new().weight_decay(-1.0),
+                Some("invalid weight_decay value: -1.0"),
+            ),
+        ]);
     }
 
     #[test]

@@ -154,29 +154,29 @@ mod tests {
     use optim_core::ndarray::array;
 
     use super::*;
-    use crate::test_support::{f32_scalar, state_entry};
+    use crate::test_support::{assert_checks, f32_scalar, state_entry};
 
     #[test]
     fn checks_run_in_torchs_order_with_its_messages() {
-        let build = |o: AsgdOptions| Asgd::new([Param::new(array![1.0f32])], o).map(|_| ());
-        let err = |o| build(o).unwrap_err().to_string();
-        assert_eq!(
-            err(AsgdOptions::new().lr(-1.0).lambd(-1.0)),
-            "defaults: invalid learning rate: -1.0"
-        );
-        assert_eq!(
-            err(AsgdOptions::new().lambd(-1.0).alpha(-1.0)),
-            "defaults: invalid lambd value: -1.0"
-        );
-        assert_eq!(
-            err(AsgdOptions::new().alpha(f64::NAN).weight_decay(-1.0)),
-            "defaults: invalid alpha value: NaN"
-        );
-        assert_eq!(
-            err(AsgdOptions::new().weight_decay(-1.0)),
-            "defaults: invalid weight_decay value: -1.0"
-        );
-        assert_eq!(build(AsgdOptions::new().t0(f64::INFINITY)), Ok(()));
+        assert_checks::<Asgd>([
+            (
+                AsgdOptions::new().lr(-1.0).lambd(-1.0),
+                Some("invalid learning rate: -1.0"),
+            ),
+            (
+                AsgdOptions::new().lambd(-1.0).alpha(-1.0),
+                Some("invalid lambd value: -1.0"),
+            ),
+            (
+                AsgdOptions::new().alpha(f64::NAN).weight_decay(-1.0),
+                Some("invalid alpha value: NaN"),
+            ),
+            (
+                AsgdOptions::new().weight_decay(-1.0),
+                Some("invalid weight_decay value: -1.0"),
+            ),
+            (AsgdOptions::new().t0(f64::INFINITY), None),
+        ]);
     }
 
     #[test]

@@ -173,32 +173,32 @@ mod tests {
     use optim_core::ndarray::array;
 
     use super::*;
-    use crate::test_support::{f32_scalar, state_entry};
+    use crate::test_support::{assert_checks, f32_scalar, state_entry};
 
     #[test]
     fn checks_run_in_torchs_order_with_its_messages() {
-        let build = |o: NAdamOptions| NAdam::new([Param::new(array![1.0f32])], o).map(|_| ());
-        let err = |o| build(o).unwrap_err().to_string();
-        assert_eq!(
-            err(NAdamOptions::new().lr(-1.0).eps(-1.0)),
-            "defaults: invalid learning rate: -1.0"
-        );
-        assert_eq!(
-            err(NAdamOptions::new().eps(-1.0).betas((1.0, 1.0))),
-            "defaults: invalid epsilon value: -1.0"
-        );
-        assert_eq!(
-            err(NAdamOptions::new().betas((0.9, 1.0)).weight_decay(-1.0)),
-            "defaults: invalid beta parameter at index 1: 1.0"
-        );
-        assert_eq!(
-            err(NAdamOptions::new().weight_decay(-1.0).momentum_decay(-1.0)),
-            "defaults: invalid weight_decay value: -1.0"
-        );
-        assert_eq!(
-            err(NAdamOptions::new().momentum_decay(f64::NEG_INFINITY)),
-            "defaults: invalid momentum_decay value: -inf"
-        );
+        assert_checks::<NAdam>([
+            (
+                NAdamOptions::new().lr(-1.0).eps(-1.0),
+                Some("invalid learning rate: -1.0"),
+            ),
+            (
+                NAdamOptions::new().eps(-1.0).betas((1.0, 1.0)),
+                Some("invalid epsilon value: -1.0"),
+            ),
+            (
+                NAdamOptions::new().betas((0.9, 1.0)).weight_decay(-1.0),
+                Some("invalid beta parameter at index 1: 1.0"),
+            ),
+            (
+                NAdamOptions::new().weight_decay(-1.0).momentum_decay(-1.0),
+                Some("invalid weight_decay value: -1.0"),
+            ),
+            (
+                NAdamOptions::new().momentum_decay(f64::NEG_INFINITY),
+                Some("invalid momentum_decay value: -inf"),
+            ),
+        ]);
     }
 
     #[test]

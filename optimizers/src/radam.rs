@@ -167,27 +167,28 @@ mod tests {
     use optim_core::ndarray::array;
 
     use super::*;
+    use crate::test_support::assert_checks;
 
     #[test]
     fn checks_run_in_torchs_order_with_its_messages() {
-        let build = |o: RAdamOptions| RAdam::new([Param::new(array![1.0f32])], o).map(|_| ());
-        let err = |o| build(o).unwrap_err().to_string();
-        assert_eq!(
-            err(RAdamOptions::new().lr(-1.0).eps(-1.0)),
-            "defaults: invalid learning rate: -1.0"
-        );
-        assert_eq!(
-            err(RAdamOptions::new().eps(-1.0).betas((1.0, 1.0))),
-            "defaults: invalid epsilon value: -1.0"
-        );
-        assert_eq!(
-            err(RAdamOptions::new().betas((-0.1, 0.9))),
-            "defaults: invalid beta parameter at index 0: -0.1"
-        );
-        assert_eq!(
-            err(RAdamOptions::new().weight_decay(-1.0)),
-            "defaults: invalid weight_decay value: -1.0"
-        );
+        assert_checks::<RAdam>([
+            (
+                RAdamOptions::new().lr(-1.0).eps(-1.0),
+                Some("invalid learning rate: -1.0"),
+            ),
+            (
+                RAdamOptions::new().eps(-1.0).betas((1.0, 1.0)),
+                Some("invalid epsilon value: -1.0"),
+            ),
+            (
+                RAdamOptions::new().betas((-0.1, 0.9)),
+                Some("invalid beta parameter at index 0: -0.1"),
+            ),
+            (
+                RAdamOptions::new().weight_decay(-1.0),
+                Some("invalid weight_decay value: -1.0"),
+            ),
+        ]);
     }
 
     #[test]
