@@ -6,7 +6,8 @@
 //! cargo run --release -p optimizers --example step_bench -- --opt all --layout all --dtype all --threads 1,2
 //! ```
 //!
-//! `--opt` sgd | sgdm | adam | adamw | lbfgs | all; `--layout` a (1 x 16,777,216),
+//! `--opt` sgd | sgdm | adam | adamw | lbfgs | adadelta | adagrad | adamax | asgd | nadam |
+//! radam | all (the last six with torch's default options); `--layout` a (1 x 16,777,216),
 //! b (256 x 65,536), c (65,536 x 256), s (1 x 262,144) | all; `--dtype` f32 | f64 | all;
 //! `--threads` a number or a comma-separated list; `--steps` timed steps (at least 11);
 //! `--markdown` prints table rows instead of JSON lines.
@@ -23,8 +24,8 @@ use optim_tests::problems::Rosenbrock;
 use optimizers::ndarray::ArrayD;
 use optimizers::rayon;
 use optimizers::{
-    Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Float, Lbfgs, LbfgsOptions, LineSearch, Param, Sgd,
-    SgdOptions,
+    Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Float, Lbfgs, LbfgsOptions, LineSearch, Map, Param, Sgd,
+    SgdOptions, registry,
 };
 use rayon::prelude::*;
 
@@ -56,7 +57,12 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--opt" => {
                 args.opts = match value.as_str() {
-                    "all" => ["sgd", "sgdm", "adam", "adamw", "lbfgs"].map(String::from).to_vec(),
+                    "all" => [
+                        "sgd", "sgdm", "adam", "adamw", "lbfgs", "adadelta", "adagrad", "adamax", "asgd", "nadam",
+                        "radam",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
                     v => v.split(',').map(String::from).collect(),
                 }
             }
@@ -103,8 +109,8 @@ fn layout(l: char) -> Result<(usize, usize), String> {
 fn bytes_per_elem<A: Float>(opt: &str) -> usize {
     let words = match opt {
         "sgd" => 3,
-        "sgdm" => 5,
-        "adam" | "adamw" => 7,
+        "sgdm" | "adagrad" | "asgd" => 5,
+        "adam" | "adamw" | "adadelta" | "adamax" | "nadam" | "radam" => 7,
         _ => 0,
     };
     words * size_of::<A>()
@@ -116,7 +122,8 @@ fn build<A: Float>(opt: &str, params: Vec<Param<A>>) -> Result<Box<dyn DynOptimi
         "sgdm" => Sgd::new(params, SgdOptions::new().lr(1e-3).momentum(0.9)).map(|o| Box::new(o) as _),
         "adam" => Adam::new(params, AdamOptions::new()).map(|o| Box::new(o) as _),
         "adamw" => AdamW::new(params, AdamWOptions::new()).map(|o| Box::new(o) as _),
-        other => return Err(format!("unknown optimizer {other}")),
+        // Any other optimizer the registry knows, with torch's default options.
+        other => registry::build(other, vec![(params, Map::new())], &Map::new()),
     };
     built.map_err(|e| e.to_string())
 }
@@ -250,7 +257,7 @@ fn bench_layout<A: Float>(opt: &str, l: char, threads: usize, steps: usize) -> R
     // and (for Adam) a plain fused loop built for the default target.
     let mut stream = Stream::<A>::new(bytes / size_of::<A>(), n);
     let stream_ms = pool.install(|| time_median(steps, || stream.stream(threads))) * 1e3;
-    let plain = if opt.starts_with("adam") && threads == 1 {
+    let plain = if matches!(opt, "adam" | "adamw") && threads == 1 {
         format!(
             ",\"plain_loop_ms\":{:.3}",
             time_median(steps, || stream.plain_adam()) * 1e3

@@ -21,7 +21,7 @@
 //! | to | use |
 //! |---|---|
 //! | hold a model's weights | [`Param`] (a shared value and gradient), [`ParamGroup`] |
-//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`] and their options; [`Optimizer`](struct@Optimizer) is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
+//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Adadelta`], [`Adagrad`], [`Adamax`], [`Asgd`], [`NAdam`], [`RAdam`] and their options; [`Optimizer`](struct@Optimizer) is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
 //! | save and resume | [`StateDict`] (torch's layout, plus kind, version and names), its values [`DictValue`], [`DictTensor`], [`Map`] |
 //! | write an optimizer | `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and one of [`Elementwise`], [`PerTensor`], [`ClosureRule`]; [`StepCount`] for a step count |
 //! | handle failures | [`Error`] (with [`Error::kind`]), [`Result`] |
@@ -34,13 +34,28 @@
 // Lets the derives' absolute paths (`::optimizers::...`) resolve inside this crate too.
 extern crate self as optimizers;
 
+mod adadelta;
+mod adagrad;
 mod adam;
+mod adamax;
+mod asgd;
 mod lbfgs;
+mod nadam;
+mod radam;
 pub mod registry;
 mod sgd;
+#[cfg(test)]
+mod test_support;
+mod torch_ops;
 
+pub use adadelta::{Adadelta, AdadeltaOptions};
+pub use adagrad::{Adagrad, AdagradOptions};
 pub use adam::{Adam, AdamOptions, AdamW, AdamWOptions};
+pub use adamax::{Adamax, AdamaxOptions};
+pub use asgd::{Asgd, AsgdOptions};
 pub use lbfgs::{Lbfgs, LbfgsOptions, LineSearch};
+pub use nadam::{NAdam, NAdamOptions};
+pub use radam::{RAdam, RAdamOptions};
 pub use sgd::{Sgd, SgdOptions};
 
 pub use optim_core::{
@@ -64,8 +79,14 @@ pub use optim_core::{average, clip, isa, parallel, param};
 /// `#[derive(State)]` structs and hand-written state fields; and the states of the bundled
 /// optimizers.
 pub mod state {
+    pub use crate::adadelta::AdadeltaState;
+    pub use crate::adagrad::AdagradState;
     pub use crate::adam::AdamState;
+    pub use crate::adamax::AdamaxState;
+    pub use crate::asgd::AsgdState;
     pub use crate::lbfgs::{CurvatureHistory, CurvaturePair, LbfgsState};
+    pub use crate::nadam::NAdamState;
+    pub use crate::radam::RAdamState;
     pub use crate::sgd::SgdState;
     pub use optim_core::{FieldError, ShapeCtx, StateEntries, StateError, StateField, flat_vector, pack_flat};
 }

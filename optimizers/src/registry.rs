@@ -3,10 +3,12 @@
 
 use optim_core::{DynOptimizer, Error, Float, Map, Optimizer, Param, Result};
 
-use crate::{Adam, AdamW, Lbfgs, Sgd};
+use crate::{Adadelta, Adagrad, Adam, AdamW, Adamax, Asgd, Lbfgs, NAdam, RAdam, Sgd};
 
 /// The names [`build`] knows, as state dicts record them.
-pub const KINDS: &[&str] = &["sgd", "adam", "adamw", "lbfgs"];
+pub const KINDS: &[&str] = &[
+    "sgd", "adam", "adamw", "lbfgs", "adadelta", "adagrad", "adamax", "asgd", "nadam", "radam",
+];
 
 /// Builds a bundled optimizer by its state-dict name (see [`KINDS`]) from torch-style options: `defaults` (the constructor's keyword arguments)
 /// and one `(params, overrides)` pair per group.
@@ -30,6 +32,12 @@ pub fn build<A: Float>(
         "adam" => Box::new(Optimizer::<Adam, A>::from_maps(groups, defaults)?),
         "adamw" => Box::new(Optimizer::<AdamW, A>::from_maps(groups, defaults)?),
         "lbfgs" => Box::new(Optimizer::<Lbfgs, A>::from_maps(groups, defaults)?),
+        "adadelta" => Box::new(Optimizer::<Adadelta, A>::from_maps(groups, defaults)?),
+        "adagrad" => Box::new(Optimizer::<Adagrad, A>::from_maps(groups, defaults)?),
+        "adamax" => Box::new(Optimizer::<Adamax, A>::from_maps(groups, defaults)?),
+        "asgd" => Box::new(Optimizer::<Asgd, A>::from_maps(groups, defaults)?),
+        "nadam" => Box::new(Optimizer::<NAdam, A>::from_maps(groups, defaults)?),
+        "radam" => Box::new(Optimizer::<RAdam, A>::from_maps(groups, defaults)?),
         _ => {
             return Err(Error::UnknownOptimizer {
                 kind: kind.to_string(),
@@ -37,4 +45,22 @@ pub fn build<A: Float>(
             });
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use optim_core::ndarray::array;
+
+    use super::*;
+
+    #[test]
+    fn every_listed_kind_builds_and_names_itself() -> Result<()> {
+        let defaults: Map = [("lr", 0.1)].into_iter().collect();
+        for &kind in KINDS {
+            let p = Param::new(array![1.0f32, 2.0]);
+            let opt = build::<f32>(kind, vec![(vec![p], Map::new())], &defaults)?;
+            assert_eq!(opt.kind(), kind);
+        }
+        Ok(())
+    }
 }

@@ -7,7 +7,9 @@ use optimizers::ndarray::ArrayD;
 use optimizers::parallel::PARALLEL_CHUNK;
 use optimizers::rayon;
 use optimizers::{
-    Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Float, Optimizer, Param, Rule, Sgd, SgdOptions,
+    Adadelta, AdadeltaOptions, Adagrad, AdagradOptions, Adam, AdamOptions, AdamW, AdamWOptions, Adamax, AdamaxOptions,
+    Asgd, AsgdOptions, DynOptimizer, Float, NAdam, NAdamOptions, Optimizer, Param, RAdam, RAdamOptions, Rule, Sgd,
+    SgdOptions,
 };
 
 /// Parameters of several sizes: two split into chunks (one not a multiple of 64),
@@ -41,8 +43,10 @@ fn bits<A: Float>(params: &[Param<A>]) -> Vec<u64> {
         .collect()
 }
 
-/// Runs 4 steps with `configure` applied; returns the parameters' bits and the state dict.
+/// Runs `steps` steps with `configure` applied; returns the parameters' bits and the state
+/// dict.
 fn run<R: Rule, A: Float>(
+    steps: usize,
     make: impl Fn(Vec<Param<A>>) -> Optimizer<R, A>,
     configure: impl Fn(&mut Optimizer<R, A>),
 ) -> (Vec<u64>, String) {
@@ -51,7 +55,7 @@ fn run<R: Rule, A: Float>(
     configure(&mut opt);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().expect("pool");
     pool.install(|| {
-        for s in 0..4 {
+        for s in 0..steps {
             set_grads(&ps, s);
             opt.step().expect("step");
         }
@@ -60,17 +64,22 @@ fn run<R: Rule, A: Float>(
 }
 
 fn check<R: Rule, A: Float>(name: &str, make: impl Fn(Vec<Param<A>>) -> Optimizer<R, A> + Copy) {
-    let reference = run(make, |o| {
+    check_steps(name, 4, make);
+}
+
+/// [`check`] over `steps` steps.
+fn check_steps<R: Rule, A: Float>(name: &str, steps: usize, make: impl Fn(Vec<Param<A>>) -> Optimizer<R, A> + Copy) {
+    let reference = run(steps, make, |o| {
         o.set_parallel(false);
         o.set_isa(Isa::baseline());
     });
-    let parallel = run(make, |o| o.set_parallel(true));
+    let parallel = run(steps, make, |o| o.set_parallel(true));
     assert!(
         parallel == reference,
         "{name}: the parallel step differs from the sequential baseline"
     );
     for isa in Isa::available() {
-        let result = run(make, |o| {
+        let result = run(steps, make, |o| {
             o.set_parallel(false);
             o.set_isa(isa);
         });
@@ -108,6 +117,29 @@ fn all<A: Float>() {
     });
     check("adamw", |p: Vec<Param<A>>| {
         AdamW::new(p, AdamWOptions::new().amsgrad(true)).expect("valid")
+    });
+    check("adadelta", |p: Vec<Param<A>>| {
+        Adadelta::new(p, AdadeltaOptions::new().weight_decay(1e-2).maximize(true)).expect("valid")
+    });
+    check("adagrad", |p: Vec<Param<A>>| {
+        let options = AdagradOptions::new().lr_decay(1e-2).initial_accumulator_value(0.1);
+        Adagrad::new(p, options.weight_decay(1e-3)).expect("valid")
+    });
+    check("adamax", |p: Vec<Param<A>>| {
+        // beta1 0.3: torch's lerp takes its second branch.
+        Adamax::new(p, AdamaxOptions::new().betas((0.3, 0.9)).weight_decay(1e-2)).expect("valid")
+    });
+    check("asgd", |p: Vec<Param<A>>| {
+        // t0 1: averaging from the fourth step.
+        Asgd::new(p, AsgdOptions::new().lambd(1e-2).t0(1.0).weight_decay(1e-3)).expect("valid")
+    });
+    check("nadam", |p: Vec<Param<A>>| {
+        let options = NAdamOptions::new().lr(1e-2).momentum_decay(0.1).weight_decay(1e-2);
+        NAdam::new(p, options.decoupled_weight_decay(true)).expect("valid")
+    });
+    // Seven steps: the sixth is RAdam's first rectified one.
+    check_steps("radam", 7, |p: Vec<Param<A>>| {
+        RAdam::new(p, RAdamOptions::new().lr(1e-2).weight_decay(1e-2).maximize(true)).expect("valid")
     });
 }
 

@@ -236,11 +236,11 @@ pub fn cases() -> Vec<Case> {
             cause: "building an optimizer by a name the registry does not know",
             fix: "use one of the names listed (`registry::KINDS`)",
             kind: ErrorKind::UnknownOptimizer,
-            fragment: "unknown optimizer `adagrad` (known: sgd, adam, adamw, lbfgs)",
-            expect: |e| matches!(e, Error::UnknownOptimizer { kind, .. } if kind == "adagrad"),
+            fragment: "unknown optimizer `sparseadam` (known: sgd, adam, adamw, lbfgs, ",
+            expect: |e| matches!(e, Error::UnknownOptimizer { kind, .. } if kind == "sparseadam"),
             run: || {
                 construct(unnamed_params(), |p| {
-                    registry::build("adagrad", vec![(p, Map::new())], &Map::new())
+                    registry::build("sparseadam", vec![(p, Map::new())], &Map::new())
                 })
             },
         },
