@@ -21,7 +21,7 @@
 //! | to | use |
 //! |---|---|
 //! | hold a model's weights | [`Param`] (a shared value and gradient), [`ParamGroup`] |
-//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Rmsprop`] and their options; [`Optimizer`] is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
+//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Rmsprop`], [`Rprop`] and their options; [`Optimizer`] is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
 //! | save and resume | [`StateDict`] (torch's layout, plus kind, version and names), its values [`DictValue`], [`DictTensor`], [`Map`] |
 //! | write an optimizer | `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and one of [`Elementwise`], [`PerTensor`], [`ClosureRule`]; [`StepCount`] for a step count |
 //! | handle failures | [`Error`] (with [`Error::kind`]), [`Result`] |
@@ -38,11 +38,13 @@ mod adam;
 mod lbfgs;
 pub mod registry;
 mod rmsprop;
+mod rprop;
 mod sgd;
 
 pub use adam::{Adam, AdamOptions, AdamW, AdamWOptions};
 pub use lbfgs::{Lbfgs, LbfgsOptions, LineSearch};
 pub use rmsprop::{Rmsprop, RmspropOptions};
+pub use rprop::{Rprop, RpropOptions};
 pub use sgd::{Sgd, SgdOptions};
 
 pub use optim_core::{
@@ -65,6 +67,7 @@ pub mod state {
     pub use crate::adam::AdamState;
     pub use crate::lbfgs::{CurvatureHistory, CurvaturePair, LbfgsState};
     pub use crate::rmsprop::RmspropState;
+    pub use crate::rprop::RpropState;
     pub use crate::sgd::SgdState;
     pub use optim_core::{FieldError, ShapeCtx, StateEntries, StateError, StateField, flat_vector, pack_flat};
 }

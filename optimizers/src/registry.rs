@@ -3,10 +3,10 @@
 
 use optim_core::{DynOptimizer, Error, Float, Map, Optimizer, Param, Result};
 
-use crate::{Adam, AdamW, Lbfgs, Rmsprop, Sgd};
+use crate::{Adam, AdamW, Lbfgs, Rmsprop, Rprop, Sgd};
 
 /// The names [`build`] knows, as state dicts record them.
-pub const KINDS: &[&str] = &["sgd", "adam", "adamw", "lbfgs", "rmsprop"];
+pub const KINDS: &[&str] = &["sgd", "adam", "adamw", "lbfgs", "rmsprop", "rprop"];
 
 /// Builds a bundled optimizer by its state-dict name (see [`KINDS`]) from torch-style options: `defaults` (the constructor's keyword arguments)
 /// and one `(params, overrides)` pair per group.
@@ -31,6 +31,7 @@ pub fn build<A: Float>(
         "adamw" => Box::new(Optimizer::<AdamW, A>::from_maps(groups, defaults)?),
         "lbfgs" => Box::new(Optimizer::<Lbfgs, A>::from_maps(groups, defaults)?),
         "rmsprop" => Box::new(Optimizer::<Rmsprop, A>::from_maps(groups, defaults)?),
+        "rprop" => Box::new(Optimizer::<Rprop, A>::from_maps(groups, defaults)?),
         _ => {
             return Err(Error::UnknownOptimizer {
                 kind: kind.to_string(),
