@@ -21,7 +21,7 @@
 //! | to | use |
 //! |---|---|
 //! | hold a model's weights | [`Param`] (a shared value and gradient), [`ParamGroup`] |
-//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Rmsprop`], [`Rprop`] and their options; [`Optimizer`] is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
+//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Rmsprop`], [`Rprop`], [`Adafactor`] and their options; [`Optimizer`] is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
 //! | save and resume | [`StateDict`] (torch's layout, plus kind, version and names), its values [`DictValue`], [`DictTensor`], [`Map`] |
 //! | write an optimizer | `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and one of [`Elementwise`], [`PerTensor`], [`ClosureRule`]; [`StepCount`] for a step count |
 //! | handle failures | [`Error`] (with [`Error::kind`]), [`Result`] |
@@ -34,6 +34,7 @@
 // Lets the derives' absolute paths (`::optimizers::...`) resolve inside this crate too.
 extern crate self as optimizers;
 
+mod adafactor;
 mod adam;
 mod lbfgs;
 pub mod registry;
@@ -41,6 +42,7 @@ mod rmsprop;
 mod rprop;
 mod sgd;
 
+pub use adafactor::{Adafactor, AdafactorOptions};
 pub use adam::{Adam, AdamOptions, AdamW, AdamWOptions};
 pub use lbfgs::{Lbfgs, LbfgsOptions, LineSearch};
 pub use rmsprop::{Rmsprop, RmspropOptions};
@@ -64,6 +66,7 @@ pub use optim_core::{isa, parallel, param};
 /// `#[derive(State)]` structs and hand-written state fields; and the states of the bundled
 /// optimizers.
 pub mod state {
+    pub use crate::adafactor::AdafactorState;
     pub use crate::adam::AdamState;
     pub use crate::lbfgs::{CurvatureHistory, CurvaturePair, LbfgsState};
     pub use crate::rmsprop::RmspropState;

@@ -3,10 +3,10 @@
 
 use optim_core::{DynOptimizer, Error, Float, Map, Optimizer, Param, Result};
 
-use crate::{Adam, AdamW, Lbfgs, Rmsprop, Rprop, Sgd};
+use crate::{Adafactor, Adam, AdamW, Lbfgs, Rmsprop, Rprop, Sgd};
 
 /// The names [`build`] knows, as state dicts record them.
-pub const KINDS: &[&str] = &["sgd", "adam", "adamw", "lbfgs", "rmsprop", "rprop"];
+pub const KINDS: &[&str] = &["sgd", "adam", "adamw", "lbfgs", "rmsprop", "rprop", "adafactor"];
 
 /// Builds a bundled optimizer by its state-dict name (see [`KINDS`]) from torch-style options: `defaults` (the constructor's keyword arguments)
 /// and one `(params, overrides)` pair per group.
@@ -32,6 +32,7 @@ pub fn build<A: Float>(
         "lbfgs" => Box::new(Optimizer::<Lbfgs, A>::from_maps(groups, defaults)?),
         "rmsprop" => Box::new(Optimizer::<Rmsprop, A>::from_maps(groups, defaults)?),
         "rprop" => Box::new(Optimizer::<Rprop, A>::from_maps(groups, defaults)?),
+        "adafactor" => Box::new(Optimizer::<Adafactor, A>::from_maps(groups, defaults)?),
         _ => {
             return Err(Error::UnknownOptimizer {
                 kind: kind.to_string(),
