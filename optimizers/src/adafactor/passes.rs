@@ -229,18 +229,17 @@ struct Factors<'a, A> {
 }
 
 impl<A: Float> Factors<'_, A> {
-    /// Calls `f` with each row of the tensor (by index), its row factor, its batch's
-    /// column factors and mean.
+    /// Row `r`'s factor, and its batch's column factors and floored mean row factor. (The
+    /// passes loop over rows themselves: a closure would be compiled apart from the loop,
+    /// for the baseline instruction set.)
     #[inline(always)]
-    fn for_each_row(&self, mut f: impl FnMut(usize, A, &[A], A)) {
-        let (m, n) = (self.m, self.n);
-        if n == 0 {
-            return;
-        }
-        for (r, &row) in self.row.iter().enumerate() {
-            let batch = r / m;
-            f(r, row, &self.col[batch * n..(batch + 1) * n], self.means[batch]);
-        }
+    fn row(&self, r: usize) -> (A, &[A], A) {
+        let batch = r / self.m;
+        (
+            self.row[r],
+            &self.col[batch * self.n..(batch + 1) * self.n],
+            self.means[batch],
+        )
     }
 }
 
@@ -264,8 +263,11 @@ impl<A: Float> Kernel for FactoredNorm<'_, '_, A> {
         let Self { factors, g } = self;
         let (n, eps1_sq) = (factors.n, factors.eps1_sq);
         let mut total = 0.0;
-        factors.for_each_row(|r, row, cols, mean| {
-            let gr = &g[r * n..(r + 1) * n];
+        if n == 0 {
+            return total;
+        }
+        for (r, gr) in g.chunks_exact(n).enumerate() {
+            let (row, cols, mean) = factors.row(r);
             let (g_chunks, g_tail) = gr.as_chunks::<LANES>();
             let (c_chunks, c_tail) = cols.as_chunks::<LANES>();
             let mut acc = [0.0f64; LANES];
@@ -281,7 +283,7 @@ impl<A: Float> Kernel for FactoredNorm<'_, '_, A> {
                 tail += u * u;
             }
             total += combine(acc) + tail;
-        });
+        }
         total
     }
 }
@@ -302,14 +304,16 @@ impl<A: Float> Kernel for FactoredApply<'_, '_, A> {
     fn run(self) {
         let Self { factors, p, g, step, s } = self;
         let (n, eps1_sq, decay, maximize) = (factors.n, factors.eps1_sq, step.decay, step.maximize);
-        factors.for_each_row(|r, row, cols, mean| {
-            let pr = &mut p[r * n..(r + 1) * n];
-            let gr = &g[r * n..(r + 1) * n];
+        if n == 0 {
+            return;
+        }
+        for (r, (pr, gr)) in p.chunks_exact_mut(n).zip(g.chunks_exact(n)).enumerate() {
+            let (row, cols, mean) = factors.row(r);
             for ((pv, &gv), &c) in pr.iter_mut().zip(gr).zip(cols) {
                 let gv = if maximize { -gv } else { gv };
                 *pv = apply(*pv, decay, s, update(estimate(row, c, mean), eps1_sq, gv));
             }
-        });
+        }
     }
 }
 
@@ -353,27 +357,30 @@ impl<A: Float> Kernel for UnfactoredNorm<'_, A> {
     fn run(self) -> (f64, f64) {
         let Self { p, g, variance, step } = self;
         let (lerp, eps1_sq) = (step.lerp, step.eps1_sq);
-        let one = |v: &mut A, g: A| {
-            let new = lerp.apply(*v, g * g);
-            *v = new;
-            update(new, eps1_sq, g).as_f64()
-        };
         let (v_chunks, v_tail) = variance.as_chunks_mut::<LANES>();
         let (g_chunks, g_tail) = g.as_chunks::<LANES>();
         let mut acc = [0.0f64; LANES];
         for (vc, gc) in v_chunks.iter_mut().zip(g_chunks) {
             for k in 0..LANES {
-                let u = one(&mut vc[k], gc[k]);
+                let u = variance_update(&mut vc[k], gc[k], lerp, eps1_sq);
                 acc[k] += u * u;
             }
         }
         let mut tail = 0.0;
         for (v, &gv) in v_tail.iter_mut().zip(g_tail) {
-            let u = one(v, gv);
+            let u = variance_update(v, gv, lerp, eps1_sq);
             tail += u * u;
         }
         (sum_of_squares(p), combine(acc) + tail)
     }
+}
+
+/// One element of pass 1 of an unfactored step: `v ← lerp(v, g², w)`; returns `U`.
+#[inline(always)]
+fn variance_update<A: Float>(v: &mut A, g: A, lerp: Lerp<A>, eps1_sq: A) -> f64 {
+    let new = lerp.apply(*v, g * g);
+    *v = new;
+    update(new, eps1_sq, g).as_f64()
 }
 
 /// Pass 2 of an unfactored step.
