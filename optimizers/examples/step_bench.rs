@@ -6,8 +6,9 @@
 //! cargo run --release -p optimizers --example step_bench -- --opt all --layout all --dtype all --threads 1,2
 //! ```
 //!
-//! `--opt` sgd | sgdm | adam | adamw | lbfgs | all; `--layout` a (1 x 16,777,216),
-//! b (256 x 65,536), c (65,536 x 256), s (1 x 262,144) | all; `--dtype` f32 | f64 | all;
+//! `--opt` sgd | sgdm | adam | adamw | rmsprop | rprop | adafactor | lbfgs | all; `--layout`
+//! a (1 x 16,777,216), b (256 x 65,536), c (65,536 x 256), s (1 x 262,144) | all, or
+//! m (one 4096 x 4096 matrix: what Adafactor factors); `--dtype` f32 | f64 | all;
 //! `--threads` a number or a comma-separated list; `--steps` timed steps (at least 11);
 //! `--markdown` prints table rows instead of JSON lines.
 //! Each configuration warms up, times every step and reports the median, next to two
@@ -23,8 +24,8 @@ use optim_tests::problems::Rosenbrock;
 use optimizers::ndarray::ArrayD;
 use optimizers::rayon;
 use optimizers::{
-    Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Float, Lbfgs, LbfgsOptions, LineSearch, Param, Sgd,
-    SgdOptions,
+    Adafactor, AdafactorOptions, Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Float, Lbfgs, LbfgsOptions,
+    LineSearch, Param, Rmsprop, RmspropOptions, Rprop, RpropOptions, Sgd, SgdOptions,
 };
 use rayon::prelude::*;
 
@@ -56,7 +57,9 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--opt" => {
                 args.opts = match value.as_str() {
-                    "all" => ["sgd", "sgdm", "adam", "adamw", "lbfgs"].map(String::from).to_vec(),
+                    "all" => ["sgd", "sgdm", "adam", "adamw", "rmsprop", "rprop", "adafactor", "lbfgs"]
+                        .map(String::from)
+                        .to_vec(),
                     v => v.split(',').map(String::from).collect(),
                 }
             }
@@ -94,17 +97,31 @@ fn layout(l: char) -> Result<(usize, usize), String> {
         's' => Ok((1, 262_144)),
         // Not in the issue's list: one-element tensors, to isolate the per-tensor overhead.
         'o' => Ok((65_536, 1)),
+        // One matrix, the case Adafactor factors (the others are vectors to it).
+        'm' => Ok((1, 4096 * 4096)),
         other => Err(format!("unknown layout {other}")),
     }
 }
 
+/// The shape of each tensor of a layout of `elems` elements per tensor.
+fn tensor_shape(l: char, elems: usize) -> Vec<usize> {
+    match l {
+        'm' => vec![4096, elems / 4096],
+        _ => vec![elems],
+    }
+}
+
 /// Bytes each element of the parameter moves per step: reads of the parameter, gradient
-/// and state, writes of the parameter and state.
-fn bytes_per_elem<A: Float>(opt: &str) -> usize {
-    let words = match opt {
-        "sgd" => 3,
-        "sgdm" => 5,
-        "adam" | "adamw" => 7,
+/// and state, writes of the parameter and state. Adafactor reads a matrix's gradient three
+/// times and its parameter twice (its state is a row and a column); a vector's gradient
+/// and `variance` twice each.
+fn bytes_per_elem<A: Float>(opt: &str, l: char) -> usize {
+    let words = match (opt, l) {
+        ("sgd", _) => 3,
+        ("sgdm" | "rmsprop", _) => 5,
+        ("adam" | "adamw" | "rprop", _) => 7,
+        ("adafactor", 'm') => 6,
+        ("adafactor", _) => 8,
         _ => 0,
     };
     words * size_of::<A>()
@@ -116,6 +133,9 @@ fn build<A: Float>(opt: &str, params: Vec<Param<A>>) -> Result<Box<dyn DynOptimi
         "sgdm" => Sgd::new(params, SgdOptions::new().lr(1e-3).momentum(0.9)).map(|o| Box::new(o) as _),
         "adam" => Adam::new(params, AdamOptions::new()).map(|o| Box::new(o) as _),
         "adamw" => AdamW::new(params, AdamWOptions::new()).map(|o| Box::new(o) as _),
+        "rmsprop" => Rmsprop::new(params, RmspropOptions::new()).map(|o| Box::new(o) as _),
+        "rprop" => Rprop::new(params, RpropOptions::new()).map(|o| Box::new(o) as _),
+        "adafactor" => Adafactor::new(params, AdafactorOptions::new()).map(|o| Box::new(o) as _),
         other => return Err(format!("unknown optimizer {other}")),
     };
     built.map_err(|e| e.to_string())
@@ -217,7 +237,7 @@ fn bench_layout<A: Float>(opt: &str, l: char, threads: usize, steps: usize) -> R
             let values: Vec<A> = (0..elems)
                 .map(|i| A::from_f64(((i * 7 + t) % 1000) as f64 * 1e-3 - 0.5))
                 .collect();
-            let p = Param::new(ArrayD::from_shape_vec(vec![elems], values).map_err(|e| e.to_string())?);
+            let p = Param::new(ArrayD::from_shape_vec(tensor_shape(l, elems), values).map_err(|e| e.to_string())?);
             let grad: Vec<A> = (0..elems)
                 .map(|i| A::from_f64(((i * 13 + t) % 997) as f64 * 1e-4 - 0.05))
                 .collect();
@@ -245,7 +265,7 @@ fn bench_layout<A: Float>(opt: &str, l: char, threads: usize, steps: usize) -> R
     })?;
     let m = median(times);
     let n = tensors * elems;
-    let bytes = bytes_per_elem::<A>(opt);
+    let bytes = bytes_per_elem::<A>(opt, l);
     // This machine's references, measured now: the same memory traffic with no arithmetic,
     // and (for Adam) a plain fused loop built for the default target.
     let mut stream = Stream::<A>::new(bytes / size_of::<A>(), n);
