@@ -3,25 +3,29 @@
 //! checks in torch's order.
 
 use optimizers::ndarray::array;
-use optimizers::{Error, Param, Rmsprop, RmspropOptions};
+use optimizers::{Error, Optimizer, Param, Rmsprop, RmspropOptions};
 
 type Result<T = ()> = std::result::Result<T, Error>;
 
-fn state_keys(opt: &optimizers::Optimizer<Rmsprop, f64>) -> Vec<String> {
+fn state_keys(opt: &Optimizer<Rmsprop, f64>) -> Vec<String> {
     opt.state_dict().state[&0].keys().map(String::from).collect()
 }
 
-#[test]
-fn steps_match_values_computed_by_hand() -> Result {
-    // lr 0.1, α 0.5, eps 0, momentum 0.5; one element, p = 1.
-    // step 1, g = 2:  v = 0.5 · 4 = 2,           b = 2 / √2,              p = 1 − 0.1 b
-    // step 2, g = -2: v = 1 + 0.5 · 4 = 3,       b = 0.5 b − 2 / √3,      p = p − 0.1 b
+/// lr 0.1, α 0.5, eps 0, momentum 0.5; one element, p = 1; one step with g = 2:
+/// `v = 0.5 · 4 = 2`, `b = 2 / √2`, `p = 1 − 0.1 b`. Returns the optimizer, p and b.
+fn one_step_with_momentum() -> Result<(Optimizer<Rmsprop, f64>, Param<f64>, f64)> {
     let p = Param::new(array![1.0f64]);
     let options = RmspropOptions::new().lr(0.1).alpha(0.5).eps(0.0).momentum(0.5);
     let mut opt = Rmsprop::new([p.clone()], options)?;
     p.set_grad(array![2.0])?;
     opt.step()?;
-    let b1 = 2.0 / 2f64.sqrt();
+    Ok((opt, p, 2.0 / 2f64.sqrt()))
+}
+
+#[test]
+fn steps_match_values_computed_by_hand() -> Result {
+    // Then step 2, g = -2: v = 1 + 0.5 · 4 = 3, b = 0.5 b − 2 / √3, p = p − 0.1 b.
+    let (mut opt, p, b1) = one_step_with_momentum()?;
     assert_eq!(p.value()[0], 1.0 - 0.1 * b1);
     p.set_grad(array![-2.0])?;
     opt.step()?;
@@ -53,15 +57,8 @@ fn buffers_exist_only_if_their_option_was_on_when_the_state_was_created() -> Res
 
 #[test]
 fn turning_momentum_off_leaves_its_buffer_unused_in_the_state() -> Result {
-    // lr 0.1, α 0.5, eps 0; p = 1.
-    // step 1, g = 2, momentum 0.5: v = 2, b = 2 / √2,   p = 1 − 0.1 b
-    // step 2, g = -2, momentum 0:  v = 3,               p = p + (−0.1 · −2) / √3; b kept
-    let p = Param::new(array![1.0f64]);
-    let options = RmspropOptions::new().lr(0.1).alpha(0.5).eps(0.0).momentum(0.5);
-    let mut opt = Rmsprop::new([p.clone()], options)?;
-    p.set_grad(array![2.0])?;
-    opt.step()?;
-    let b1 = 2.0 / 2f64.sqrt();
+    // Then momentum 0 and step 2, g = -2: v = 3, p = p + (−0.1 · −2) / √3; b kept.
+    let (mut opt, p, b1) = one_step_with_momentum()?;
     opt.set_option(0, "momentum", 0.0)?;
     p.set_grad(array![-2.0])?;
     opt.step()?;
