@@ -8,6 +8,10 @@
 //! update, computed again and applied. Every element is computed with torch's operations in
 //! torch's order; sums are `f64`, in a fixed number of partial sums, so that every
 //! instruction set gives the same bits.
+//!
+//! WORKAROUND(derive gap): `PerTensor::update` is not given the instruction set the
+//! optimizer runs with (`Optimizer::set_isa` reaches elementwise rules only), so these
+//! passes use [`Isa::best`].
 
 use optim_core::Float;
 use optim_core::isa::{Isa, Kernel};
