@@ -19,7 +19,9 @@ import time
 import torch
 
 LAYOUTS = {"a": (1, 16_777_216), "b": (256, 65_536), "c": (65_536, 256), "s": (1, 262_144)}
-BYTES = {"sgd": 3, "sgdm": 5, "adam": 7, "adamw": 7}
+# Not in "all": one 4096 x 4096 matrix, what Adafactor factors.
+SHAPES = {"m": (1, (4096, 4096))}
+BYTES = {"sgd": 3, "sgdm": 5, "adam": 7, "adamw": 7, "rmsprop": 5, "rprop": 7}
 
 
 def make(opt, params, impl):
@@ -36,16 +38,26 @@ def make(opt, params, impl):
         return torch.optim.SGD(params, lr=1e-3, momentum=0.9, **kw)
     if opt == "adam":
         return torch.optim.Adam(params, **kw)
+    if opt == "rmsprop":
+        return torch.optim.RMSprop(params, **kw)
+    if opt == "rprop":
+        return torch.optim.Rprop(params, **kw)
+    if opt == "adafactor":
+        kw.pop("fused", None)
+        return torch.optim.Adafactor(params, **kw)
     return torch.optim.AdamW(params, **kw)
 
 
 def bench_layout(opt, layout, impl, dtype, steps):
-    tensors, elems = LAYOUTS[layout]
+    tensors, shape = SHAPES[layout] if layout in SHAPES else (LAYOUTS[layout][0], (LAYOUTS[layout][1],))
+    elems = 1
+    for size in shape:
+        elems *= size
     params = []
     for t in range(tensors):
         idx = torch.arange(elems, dtype=torch.float64)
-        p = ((idx * 7 + t) % 1000 * 1e-3 - 0.5).to(dtype).requires_grad_(True)
-        p.grad = ((idx * 13 + t) % 997 * 1e-4 - 0.05).to(dtype)
+        p = ((idx * 7 + t) % 1000 * 1e-3 - 0.5).to(dtype).reshape(shape).requires_grad_(True)
+        p.grad = ((idx * 13 + t) % 997 * 1e-4 - 0.05).to(dtype).reshape(shape)
         params.append(p)
     o = make(opt, params, impl)
     times = []
@@ -67,7 +79,7 @@ def bench_layout(opt, layout, impl, dtype, steps):
         "elems": n,
         "median_ms": round(m * 1e3, 3),
         "gelem_per_s": round(n / m / 1e9, 3),
-        "bytes_per_elem": BYTES[opt] * size,
+        "bytes_per_elem": BYTES.get(opt, (6 if len(shape) > 1 else 8) if opt == "adafactor" else 0) * size,
     }
 
 

@@ -6,9 +6,10 @@
 //! cargo run --release -p optimizers --example step_bench -- --opt all --layout all --dtype all --threads 1,2
 //! ```
 //!
-//! `--opt` sgd | sgdm | adam | adamw | lbfgs | adadelta | adagrad | adamax | asgd | nadam |
-//! radam | all (the last six with torch's default options); `--layout` a (1 x 16,777,216),
-//! b (256 x 65,536), c (65,536 x 256), s (1 x 262,144) | all; `--dtype` f32 | f64 | all;
+//! `--opt` sgd | sgdm | adam | adamw | lbfgs | adadelta | adafactor | adagrad | adamax |
+//! asgd | nadam | radam | rmsprop | rprop | all (the last ten with torch's default options);
+//! `--layout` a (1 x 16,777,216), b (256 x 65,536), c (65,536 x 256), s (1 x 262,144) | all,
+//! or m (one 4096 x 4096 matrix: what Adafactor factors); `--dtype` f32 | f64 | all;
 //! `--threads` a number or a comma-separated list; `--steps` timed steps (at least 11);
 //! `--markdown` prints table rows instead of JSON lines.
 //! Each configuration warms up, times every step and reports the median, next to two
@@ -58,8 +59,20 @@ fn parse_args() -> Result<Args, String> {
             "--opt" => {
                 args.opts = match value.as_str() {
                     "all" => [
-                        "sgd", "sgdm", "adam", "adamw", "lbfgs", "adadelta", "adagrad", "adamax", "asgd", "nadam",
+                        "sgd",
+                        "sgdm",
+                        "adam",
+                        "adamw",
+                        "lbfgs",
+                        "adadelta",
+                        "adafactor",
+                        "adagrad",
+                        "adamax",
+                        "asgd",
+                        "nadam",
                         "radam",
+                        "rmsprop",
+                        "rprop",
                     ]
                     .map(String::from)
                     .to_vec(),
@@ -100,17 +113,31 @@ fn layout(l: char) -> Result<(usize, usize), String> {
         's' => Ok((1, 262_144)),
         // Not in the issue's list: one-element tensors, to isolate the per-tensor overhead.
         'o' => Ok((65_536, 1)),
+        // One matrix, the case Adafactor factors (the others are vectors to it).
+        'm' => Ok((1, 4096 * 4096)),
         other => Err(format!("unknown layout {other}")),
     }
 }
 
+/// The shape of each tensor of a layout of `elems` elements per tensor.
+fn tensor_shape(l: char, elems: usize) -> Vec<usize> {
+    match l {
+        'm' => vec![4096, elems / 4096],
+        _ => vec![elems],
+    }
+}
+
 /// Bytes each element of the parameter moves per step: reads of the parameter, gradient
-/// and state, writes of the parameter and state.
-fn bytes_per_elem<A: Float>(opt: &str) -> usize {
-    let words = match opt {
-        "sgd" => 3,
-        "sgdm" | "adagrad" | "asgd" => 5,
-        "adam" | "adamw" | "adadelta" | "adamax" | "nadam" | "radam" => 7,
+/// and state, writes of the parameter and state. Adafactor reads a matrix's gradient three
+/// times and its parameter twice (its state is a row and a column); a vector's gradient
+/// and `variance` twice each.
+fn bytes_per_elem<A: Float>(opt: &str, l: char) -> usize {
+    let words = match (opt, l) {
+        ("sgd", _) => 3,
+        ("sgdm" | "adagrad" | "asgd" | "rmsprop", _) => 5,
+        ("adam" | "adamw" | "adadelta" | "adamax" | "nadam" | "radam" | "rprop", _) => 7,
+        ("adafactor", 'm') => 6,
+        ("adafactor", _) => 8,
         _ => 0,
     };
     words * size_of::<A>()
@@ -224,7 +251,7 @@ fn bench_layout<A: Float>(opt: &str, l: char, threads: usize, steps: usize) -> R
             let values: Vec<A> = (0..elems)
                 .map(|i| A::from_f64(((i * 7 + t) % 1000) as f64 * 1e-3 - 0.5))
                 .collect();
-            let p = Param::new(ArrayD::from_shape_vec(vec![elems], values).map_err(|e| e.to_string())?);
+            let p = Param::new(ArrayD::from_shape_vec(tensor_shape(l, elems), values).map_err(|e| e.to_string())?);
             let grad: Vec<A> = (0..elems)
                 .map(|i| A::from_f64(((i * 13 + t) % 997) as f64 * 1e-4 - 0.05))
                 .collect();
@@ -252,7 +279,7 @@ fn bench_layout<A: Float>(opt: &str, l: char, threads: usize, steps: usize) -> R
     })?;
     let m = median(times);
     let n = tensors * elems;
-    let bytes = bytes_per_elem::<A>(opt);
+    let bytes = bytes_per_elem::<A>(opt, l);
     // This machine's references, measured now: the same memory traffic with no arithmetic,
     // and (for Adam) a plain fused loop built for the default target.
     let mut stream = Stream::<A>::new(bytes / size_of::<A>(), n);

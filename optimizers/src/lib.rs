@@ -21,7 +21,7 @@
 //! | to | use |
 //! |---|---|
 //! | hold a model's weights | [`Param`] (a shared value and gradient), [`ParamGroup`] |
-//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Adadelta`], [`Adagrad`], [`Adamax`], [`Asgd`], [`NAdam`], [`RAdam`] and their options; [`Optimizer`](struct@Optimizer) is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
+//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Adadelta`], [`Adagrad`], [`Adamax`], [`Asgd`], [`NAdam`], [`RAdam`], [`Rmsprop`], [`Rprop`], [`Adafactor`] and their options; [`Optimizer`](struct@Optimizer) is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
 //! | save and resume | [`StateDict`] (torch's layout, plus kind, version and names), its values [`DictValue`], [`DictTensor`], [`Map`] |
 //! | write an optimizer | `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and one of [`Elementwise`], [`PerTensor`], [`ClosureRule`]; [`StepCount`] for a step count |
 //! | handle failures | [`Error`] (with [`Error::kind`]), [`Result`] |
@@ -35,6 +35,7 @@
 extern crate self as optimizers;
 
 mod adadelta;
+mod adafactor;
 mod adagrad;
 mod adam;
 mod adamax;
@@ -43,12 +44,15 @@ mod lbfgs;
 mod nadam;
 mod radam;
 pub mod registry;
+mod rmsprop;
+mod rprop;
 mod sgd;
 #[cfg(test)]
 mod test_support;
 mod torch_ops;
 
 pub use adadelta::{Adadelta, AdadeltaOptions};
+pub use adafactor::{Adafactor, AdafactorOptions};
 pub use adagrad::{Adagrad, AdagradOptions};
 pub use adam::{Adam, AdamOptions, AdamW, AdamWOptions};
 pub use adamax::{Adamax, AdamaxOptions};
@@ -56,6 +60,8 @@ pub use asgd::{Asgd, AsgdOptions};
 pub use lbfgs::{Lbfgs, LbfgsOptions, LineSearch};
 pub use nadam::{NAdam, NAdamOptions};
 pub use radam::{RAdam, RAdamOptions};
+pub use rmsprop::{Rmsprop, RmspropOptions};
+pub use rprop::{Rprop, RpropOptions};
 pub use sgd::{Sgd, SgdOptions};
 
 pub use optim_core::{
@@ -80,6 +86,7 @@ pub use optim_core::{average, clip, isa, parallel, param};
 /// optimizers.
 pub mod state {
     pub use crate::adadelta::AdadeltaState;
+    pub use crate::adafactor::AdafactorState;
     pub use crate::adagrad::AdagradState;
     pub use crate::adam::AdamState;
     pub use crate::adamax::AdamaxState;
@@ -87,6 +94,8 @@ pub mod state {
     pub use crate::lbfgs::{CurvatureHistory, CurvaturePair, LbfgsState};
     pub use crate::nadam::NAdamState;
     pub use crate::radam::RAdamState;
+    pub use crate::rmsprop::RmspropState;
+    pub use crate::rprop::RpropState;
     pub use crate::sgd::SgdState;
     pub use optim_core::{FieldError, ShapeCtx, StateEntries, StateError, StateField, flat_vector, pack_flat};
 }

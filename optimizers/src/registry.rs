@@ -3,11 +3,23 @@
 
 use optim_core::{DynOptimizer, Error, Float, Map, Optimizer, Param, Result};
 
-use crate::{Adadelta, Adagrad, Adam, AdamW, Adamax, Asgd, Lbfgs, NAdam, RAdam, Sgd};
+use crate::{Adadelta, Adafactor, Adagrad, Adam, AdamW, Adamax, Asgd, Lbfgs, NAdam, RAdam, Rmsprop, Rprop, Sgd};
 
 /// The names [`build`] knows, as state dicts record them.
 pub const KINDS: &[&str] = &[
-    "sgd", "adam", "adamw", "lbfgs", "adadelta", "adagrad", "adamax", "asgd", "nadam", "radam",
+    "sgd",
+    "adam",
+    "adamw",
+    "lbfgs",
+    "adadelta",
+    "adafactor",
+    "adagrad",
+    "adamax",
+    "asgd",
+    "nadam",
+    "radam",
+    "rmsprop",
+    "rprop",
 ];
 
 /// Builds a bundled optimizer by its state-dict name (see [`KINDS`]) from torch-style options: `defaults` (the constructor's keyword arguments)
@@ -38,6 +50,9 @@ pub fn build<A: Float>(
         "asgd" => Box::new(Optimizer::<Asgd, A>::from_maps(groups, defaults)?),
         "nadam" => Box::new(Optimizer::<NAdam, A>::from_maps(groups, defaults)?),
         "radam" => Box::new(Optimizer::<RAdam, A>::from_maps(groups, defaults)?),
+        "rmsprop" => Box::new(Optimizer::<Rmsprop, A>::from_maps(groups, defaults)?),
+        "rprop" => Box::new(Optimizer::<Rprop, A>::from_maps(groups, defaults)?),
+        "adafactor" => Box::new(Optimizer::<Adafactor, A>::from_maps(groups, defaults)?),
         _ => {
             return Err(Error::UnknownOptimizer {
                 kind: kind.to_string(),
