@@ -5,6 +5,8 @@ use optim_core::ndarray::ArrayD;
 use optim_core::{Elementwise, Float, StepCount};
 use optim_derive::{Optimizer, State};
 
+use crate::torch_ops::{LastValue, Lerp, Preamble, maximum};
+
 /// Adam, exactly as `torch.optim.Adam` (torch 2.15, single-tensor path).
 ///
 /// For each parameter `p` with gradient `g`, its step count `t` incremented first:
@@ -97,14 +99,8 @@ pub struct AdamState<A: Float> {
 /// Adam's per-step scalars, computed in `f64` and rounded to the element type once.
 #[derive(Clone, Copy, Debug)]
 pub struct AdamScalars<A> {
-    maximize: bool,
-    l2: bool,
-    decay: bool,
-    decay_factor: A,
-    weight_decay: A,
-    lerp_weight: A,
-    lerp_small: bool,
-    lerp_complement: A,
+    preamble: Preamble<A>,
+    lerp: Lerp<A>,
     beta2: A,
     one_minus_beta2: A,
     bias_correction2_sqrt: A,
@@ -113,49 +109,28 @@ pub struct AdamScalars<A> {
     amsgrad: bool,
 }
 
-/// `(1 − β₁ᵗ, √(1 − β₂ᵗ))` for the last `(β₁, β₂, t)` asked on this thread. The parameters
-/// of a group almost always share their step count, so a step over many small tensors
-/// computes the two `powf` once instead of once per tensor. The values are those `powf`
-/// gives, so the cache changes no result.
-fn bias_corrections(beta1: f64, beta2: f64, step: f64) -> (f64, f64) {
-    use std::cell::Cell;
-    /// The bits of `(β₁, β₂, t)` and the corrections computed for them.
-    type Entry = ((u64, u64, u64), (f64, f64));
-    thread_local! {
-        static LAST: Cell<Option<Entry>> = const { Cell::new(None) };
-    }
-    let key = (beta1.to_bits(), beta2.to_bits(), step.to_bits());
-    LAST.with(|last| match last.get() {
-        Some((k, v)) if k == key => v,
-        _ => {
-            let v = (1.0 - beta1.powf(step), (1.0 - beta2.powf(step)).sqrt());
-            last.set(Some((key, v)));
-            v
-        }
-    })
+thread_local! {
+    /// `(1 − β₁ᵗ, √(1 − β₂ᵗ))` for the last `(β₁, β₂, t)`: the parameters of a group almost
+    /// always share their step count, so a step over many small tensors computes the two
+    /// `powf` once (see [`LastValue`]).
+    static BIAS_CORRECTIONS: LastValue<3, (f64, f64)> = const { LastValue::new() };
 }
 
 impl Adam {
     fn scalars<A: Float>(&self, state: &mut AdamState<A>, shape: &[usize]) -> AdamScalars<A> {
         let step = state.step.increment();
         let (beta1, beta2) = self.betas;
-        let (bias_correction1, bias_correction2_sqrt) = bias_corrections(beta1, beta2, step);
+        let (bias_correction1, bias_correction2_sqrt) = BIAS_CORRECTIONS.with(|last| {
+            last.get([beta1, beta2, step], || {
+                (1.0 - beta1.powf(step), (1.0 - beta2.powf(step)).sqrt())
+            })
+        });
         if self.amsgrad && state.max_exp_avg_sq.is_none() {
             state.max_exp_avg_sq = Some(ArrayD::zeros(shape));
         }
-        // torch's lerp(m, g, w) computes m + w (g - m) for |w| < 0.5 and
-        // g - (g - m)(1 - w) otherwise, with w and 1 - w in the element type.
-        let lerp_weight = A::from_f64(1.0 - beta1);
-        let wd = self.weight_decay != 0.0;
         AdamScalars {
-            maximize: self.maximize,
-            l2: wd && !self.decoupled_weight_decay,
-            decay: wd && self.decoupled_weight_decay,
-            decay_factor: A::from_f64(1.0 - self.lr * self.weight_decay),
-            weight_decay: A::from_f64(self.weight_decay),
-            lerp_weight,
-            lerp_small: lerp_weight.abs() < A::from_f64(0.5),
-            lerp_complement: A::one() - lerp_weight,
+            preamble: Preamble::new(self.maximize, self.weight_decay, self.decoupled_weight_decay, self.lr),
+            lerp: Lerp::new(1.0 - beta1),
             beta2: A::from_f64(beta2),
             one_minus_beta2: A::from_f64(1.0 - beta2),
             bias_correction2_sqrt: A::from_f64(bias_correction2_sqrt),
@@ -166,29 +141,22 @@ impl Adam {
     }
 }
 
-/// One element of Adam's update (shared by [`Adam`] and [`AdamW`]).
+/// One element of Adam's update (AdamW's too: it is Adam with other defaults).
 ///
 /// Written without branches on the element's data and with every store unconditional
 /// (the options only choose between values), so that the pass vectorizes.
 #[inline(always)]
 fn adam_element<A: Float>(s: &AdamScalars<A>, p: &mut A, g: A, state: AdamStateElem<'_, A>) {
-    let g = if s.maximize { -g } else { g };
-    let g = if s.l2 { g + s.weight_decay * *p } else { g };
-    let param = if s.decay { *p * s.decay_factor } else { *p };
+    let (param, g) = s.preamble.apply(*p, g);
     let m = state.exp_avg;
-    let m_new = if s.lerp_small {
-        *m + s.lerp_weight * (g - *m)
-    } else {
-        g - (g - *m) * s.lerp_complement
-    };
+    let m_new = s.lerp.apply(*m, g);
     *m = m_new;
     let v = state.exp_avg_sq;
     let v_new = *v * s.beta2 + s.one_minus_beta2 * g * g;
     *v = v_new;
     let v_used = match state.max_exp_avg_sq {
         Some(mx) => {
-            // torch.maximum: NaN when either is NaN.
-            let max = if mx.is_nan() || *mx >= v_new { *mx } else { v_new };
+            let max = maximum(*mx, v_new);
             *mx = if s.amsgrad { max } else { *mx };
             if s.amsgrad { max } else { v_new }
         }
