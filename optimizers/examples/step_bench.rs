@@ -28,6 +28,7 @@ use optimizers::{
     Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Float, Lbfgs, LbfgsOptions, LineSearch, Map, Param, Sgd,
     SgdOptions, registry,
 };
+use optimizers::isa::{Isa, Kernel};
 use rayon::prelude::*;
 
 struct Args {
@@ -173,38 +174,28 @@ impl<A: Float> Stream<A> {
     }
 
     /// The memory bound: every array read, all but the gradient written, with an addition
-    /// (no division, no square root), chunked over the pool's threads.
+    /// (no division, no square root). Compiled and dispatched as the steps are (a
+    /// [`Kernel`] run with the best instruction set), on this thread when `threads` is 1,
+    /// else chunked over the pool's threads as a parallel step is.
     fn stream(&mut self, threads: usize) {
+        let isa = Isa::best();
         let (first, rest) = self.arrays.split_at_mut(2);
         let (p, g) = first.split_at_mut(1);
         let (p, g) = (&mut p[0][..], &g[0][..]);
-        let chunk = p.len().div_ceil(threads.max(1) * 4).max(1 << 14);
-        match rest {
-            [] => p.par_chunks_mut(chunk).zip(g.par_chunks(chunk)).for_each(|(p, g)| {
-                p.iter_mut().zip(g).for_each(|(p, &g)| *p += g);
-            }),
-            [m] => p
-                .par_chunks_mut(chunk)
-                .zip(g.par_chunks(chunk))
-                .zip(m.par_chunks_mut(chunk))
-                .for_each(|((p, g), m)| {
-                    for ((p, &g), m) in p.iter_mut().zip(g).zip(m.iter_mut()) {
-                        *m += g;
-                        *p += *m;
-                    }
-                }),
-            [m, v, ..] => p
-                .par_chunks_mut(chunk)
-                .zip(g.par_chunks(chunk))
-                .zip(m.par_chunks_mut(chunk).zip(v.par_chunks_mut(chunk)))
-                .for_each(|((p, g), (m, v))| {
-                    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                        *m += g;
-                        *v += g;
-                        *p += *m + *v;
-                    }
-                }),
+        let (m, v) = match rest {
+            [] => (None, None),
+            [m] => (Some(&mut m[..]), None),
+            [m, v, ..] => (Some(&mut m[..]), Some(&mut v[..])),
+        };
+        if threads <= 1 {
+            return isa.run(StreamPass { p, g, m, v });
         }
+        let chunk = optimizers::parallel::PARALLEL_CHUNK;
+        let (ms, vs) = (pieces(m, p.len(), chunk), pieces(v, p.len(), chunk));
+        p.par_chunks_mut(chunk)
+            .zip(g.par_chunks(chunk))
+            .zip(ms.into_par_iter().zip(vs))
+            .for_each(|((p, g), (m, v))| isa.run(StreamPass { p, g, m, v }));
     }
 
     /// A straightforward fused Adam loop, compiled for the default target: what a plain
@@ -223,6 +214,48 @@ impl<A: Float> Stream<A> {
             *m = *m + b1 * (g - *m);
             *v = *v * b2 + omb2 * g * g;
             *p += ss * *m / (v.sqrt() / c2 + eps);
+        }
+    }
+}
+
+/// `x` in chunks of `chunk` elements, or as many `None`s as `len` has chunks.
+fn pieces<A>(x: Option<&mut [A]>, len: usize, chunk: usize) -> Vec<Option<&mut [A]>> {
+    match x {
+        Some(x) => x.chunks_mut(chunk).map(Some).collect(),
+        None => (0..len.div_ceil(chunk)).map(|_| None).collect(),
+    }
+}
+
+/// One pass with an optimizer's memory traffic and only additions: the bound a step over the
+/// same arrays can reach on this machine.
+struct StreamPass<'a, A> {
+    p: &'a mut [A],
+    g: &'a [A],
+    m: Option<&'a mut [A]>,
+    v: Option<&'a mut [A]>,
+}
+
+impl<A: Float> Kernel for StreamPass<'_, A> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let StreamPass { p, g, m, v } = self;
+        match (m, v) {
+            (None, _) => p.iter_mut().zip(g).for_each(|(p, &g)| *p += g),
+            (Some(m), None) => {
+                for ((p, &g), m) in p.iter_mut().zip(g).zip(m.iter_mut()) {
+                    *m += g;
+                    *p += *m;
+                }
+            }
+            (Some(m), Some(v)) => {
+                for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                    *m += g;
+                    *v += g;
+                    *p += *m + *v;
+                }
+            }
         }
     }
 }
