@@ -27,6 +27,7 @@ extern crate self as optimizers;
 
 mod adam;
 mod lbfgs;
+mod newton_schulz;
 pub mod registry;
 mod sgd;
 
@@ -35,6 +36,15 @@ pub use lbfgs::{CurvatureHistory, CurvaturePair, Lbfgs, LbfgsOptions, LbfgsState
 pub use optim_core::*;
 pub use optim_derive::{Optimizer, State};
 pub use sgd::{Sgd, SgdOptions, SgdScalars, SgdState, SgdStateElem, SgdStateSlices};
+
+/// Muon's Newton–Schulz orthogonalisation, for the fixture replay test and the benchmark
+/// until the Muon optimizer uses it. Not a public API: it may change in any release.
+#[doc(hidden)]
+pub mod __newton_schulz {
+    pub use crate::newton_schulz::{
+        DEFAULT_COEFFICIENTS, MAX_STEPS_EXCLUSIVE, NewtonSchulz, NsError, NsScratch, round_bf16,
+    };
+}
 
 /// What the derives' generated code refers to. Not a public API: it may change in any release.
 #[doc(hidden)]
