@@ -6,7 +6,7 @@
 //! nothing.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2, Zip};
+use ndarray::{ArrayView2, ArrayViewMut2, Zip, s};
 
 /// torch's default `ns_coefficients` `(a, b, c)`.
 pub const DEFAULT_COEFFICIENTS: [f64; 3] = [3.4445, -4.775, 2.0315];
@@ -183,43 +183,129 @@ impl NewtonSchulz {
         let tall = rows > cols;
         let (m, n) = if tall { (cols, rows) } else { (rows, cols) };
         let u = if tall { u.reversed_axes() } else { u };
-        scratch.reserve(m, n);
         let [a, b, c] = self.coefficients.map(|k| k as f32);
+        let Work {
+            mut x,
+            mut next,
+            gram,
+            update,
+        } = scratch.work(m, n);
 
-        let mut x = ArrayViewMut2::from_shape((m, n), &mut scratch.x[..m * n]).expect("m*n elements");
-        Zip::from(&mut x).and(&u).for_each(|x, &u| *x = round_bf16(to_f32(u)));
-        normalize(x.as_slice_mut().expect("contiguous"), self.eps);
-
+        Zip::from(mat_mut(x, m, n))
+            .and(&u)
+            .for_each(|x, &u| *x = round_bf16(to_f32(u)));
+        normalize(x, self.eps);
         for _ in 0..self.steps {
-            let x = ArrayView2::from_shape((m, n), &scratch.x[..m * n]).expect("m*n elements");
-            let mut gram = ArrayViewMut2::from_shape((m, m), &mut scratch.gram[..m * m]).expect("m*m elements");
-            general_mat_mul(1.0, &x, &x.t(), 0.0, &mut gram);
-            round_all(gram.as_slice_mut().expect("contiguous"));
-
-            let gram = gram.view();
-            let mut update = ArrayViewMut2::from_shape((m, m), &mut scratch.update[..m * m]).expect("m*m elements");
-            general_mat_mul(1.0, &gram, &gram, 0.0, &mut update);
-            combine(
-                b,
-                gram.as_slice().expect("contiguous"),
-                c,
-                update.as_slice_mut().expect("contiguous"),
-            );
-
-            let mut next = ArrayViewMut2::from_shape((m, n), &mut scratch.next[..m * n]).expect("m*n elements");
-            general_mat_mul(1.0, &update.view(), &x, 0.0, &mut next);
-            combine(
-                a,
-                x.as_slice().expect("contiguous"),
-                1.0,
-                next.as_slice_mut().expect("contiguous"),
-            );
-            std::mem::swap(&mut scratch.x, &mut scratch.next);
+            // G = bf16(x xᵀ)
+            symmetric_product(mat(x, m, n), mat(x, m, n).reversed_axes(), mat_mut(gram, m, m));
+            gram.iter_mut().for_each(|g| *g = round_bf16(*g));
+            // B = bf16(b·G + c·(G G))
+            symmetric_product(mat(gram, m, m), mat(gram, m, m), mat_mut(update, m, m));
+            combine(b, gram, c, update);
+            // x = bf16(a·x + B x)
+            general_mat_mul(1.0, &mat(update, m, m), &mat(x, m, n), 0.0, &mut mat_mut(next, m, n));
+            combine(a, x, 1.0, next);
+            std::mem::swap(&mut x, &mut next);
         }
-
-        let x = ArrayView2::from_shape((m, n), &scratch.x[..m * n]).expect("m*n elements");
-        out.assign(&if tall { x.reversed_axes() } else { x });
+        out.assign(&if tall {
+            mat(x, m, n).reversed_axes()
+        } else {
+            mat(x, m, n)
+        });
         Ok(())
+    }
+}
+
+/// The work matrices of one call, cut to its shape.
+struct Work<'a> {
+    x: &'a mut [f32],
+    next: &'a mut [f32],
+    gram: &'a mut [f32],
+    update: &'a mut [f32],
+}
+
+impl NsScratch {
+    /// Grows the matrices if an `m x n` iterate needs it (the only allocation) and cuts
+    /// them to size.
+    fn work(&mut self, m: usize, n: usize) -> Work<'_> {
+        self.reserve(m, n);
+        Work {
+            x: &mut self.x[..m * n],
+            next: &mut self.next[..m * n],
+            gram: &mut self.gram[..m * m],
+            update: &mut self.update[..m * m],
+        }
+    }
+}
+
+/// `data` as a row-major `rows x cols` matrix. `data` holds exactly `rows * cols` values
+/// (the slices of [`Work`]), so the shape always fits.
+fn mat(data: &[f32], rows: usize, cols: usize) -> ArrayView2<'_, f32> {
+    ArrayView2::from_shape((rows, cols), data).expect("a work slice of rows * cols values")
+}
+
+/// [`mat`], writable.
+fn mat_mut(data: &mut [f32], rows: usize, cols: usize) -> ArrayViewMut2<'_, f32> {
+    ArrayViewMut2::from_shape((rows, cols), data).expect("a work slice of rows * cols values")
+}
+
+/// Diagonal blocks at most this large are computed whole by [`symmetric_product`]; it
+/// splits larger ones in two. Measured on `ns_bench` (1024 x 1024, 1024 x 4096).
+const LEAF: usize = 64;
+
+/// `c = a·b` (raw f32 sums) for a product known to be symmetric (`x xᵀ`, and `G G` with
+/// `G` symmetric), computing only the blocks on and above the diagonal and mirroring.
+///
+/// Halves the work of two of the three products of a step. It is bit-identical to the full
+/// product: matrixmultiply accumulates each element over `k` in the same order whatever
+/// block of `c` the call computes (the blocking over `k` is fixed, the split over rows and
+/// columns does not reach an element's sum), and the mirrored element `c[j][i] =
+/// Σ a[j][k]·b[k][i]` has the same products in the same order as `c[i][j]` when `a = bᵀ`
+/// or both are symmetric. `symmetric_product_is_the_full_product` checks this.
+fn symmetric_product(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, mut c: ArrayViewMut2<'_, f32>) {
+    fn upper(a: &ArrayView2<'_, f32>, b: &ArrayView2<'_, f32>, c: &mut ArrayViewMut2<'_, f32>, lo: usize, hi: usize) {
+        if hi - lo <= LEAF {
+            let block = s![lo..hi, lo..hi];
+            general_mat_mul(
+                1.0,
+                &a.slice(s![lo..hi, ..]),
+                &b.slice(s![.., lo..hi]),
+                0.0,
+                &mut c.slice_mut(block),
+            );
+            return;
+        }
+        // Split at a multiple of the 8 x 8 kernel, so that full tiles dominate.
+        let mid = lo + ((hi - lo) / 2).next_multiple_of(8);
+        let off_diagonal = s![lo..mid, mid..hi];
+        general_mat_mul(
+            1.0,
+            &a.slice(s![lo..mid, ..]),
+            &b.slice(s![.., mid..hi]),
+            0.0,
+            &mut c.slice_mut(off_diagonal),
+        );
+        upper(a, b, c, lo, mid);
+        upper(a, b, c, mid, hi);
+    }
+    let m = c.nrows();
+    upper(&a, &b, &mut c, 0, m);
+    mirror_upper(c);
+}
+
+/// Copies the strict upper triangle of the square `c` onto the lower one, in tiles so that
+/// both the reads and the strided writes stay in cache.
+fn mirror_upper(mut c: ArrayViewMut2<'_, f32>) {
+    const TILE: usize = 32;
+    let m = c.nrows();
+    for i0 in (0..m).step_by(TILE) {
+        for j0 in (i0..m).step_by(TILE) {
+            for i in i0..(i0 + TILE).min(m) {
+                for j in j0.max(i + 1)..(j0 + TILE).min(m) {
+                    c[[j, i]] = c[[i, j]];
+                }
+            }
+        }
     }
 }
 
@@ -249,15 +335,172 @@ fn combine(alpha: f32, x: &[f32], beta: f32, y: &mut [f32]) {
     }
 }
 
-fn round_all(x: &mut [f32]) {
-    for v in x {
-        *v = round_bf16(*v);
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use ndarray::{Array2, array};
+
     use super::*;
+
+    /// bfloat16 values in [-1, 1) from a fixed-seed LCG (Knuth's MMIX constants).
+    fn random_bf16(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
+        let mut state = seed;
+        Array2::from_shape_simple_fn((rows, cols), || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            round_bf16((state >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
+        })
+    }
+
+    fn same_bits(a: &Array2<f32>, b: &Array2<f32>) -> bool {
+        a.shape() == b.shape() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    fn run<A: Copy + Into<f64>>(ns: &NewtonSchulz, u: &Array2<A>) -> Result<Array2<f32>, NsError> {
+        let mut out = Array2::from_elem(u.dim(), f32::NAN);
+        ns.orthogonalize(u.view(), out.view_mut(), &mut NsScratch::new())?;
+        Ok(out)
+    }
+
+    #[test]
+    fn symmetric_product_is_the_full_product() {
+        // Sizes around the leaf and the 8 x 8 kernel, and depths beyond matrixmultiply's
+        // k-blocking (256), where the order of the f32 sums matters.
+        for (m, k) in [(1, 3), (7, 1), (129, 5), (136, 257), (300, 700)] {
+            let x = random_bf16(m, k, (m * 1000 + k) as u64);
+            let mut full = Array2::zeros((m, m));
+            general_mat_mul(1.0, &x, &x.t(), 0.0, &mut full);
+            let mut sym = Array2::from_elem((m, m), f32::NAN);
+            symmetric_product(x.view(), x.t(), sym.view_mut());
+            assert!(same_bits(&sym, &full), "x xᵀ, {m} x {k}");
+
+            let g = full.mapv(round_bf16);
+            let mut full = Array2::zeros((m, m));
+            general_mat_mul(1.0, &g, &g, 0.0, &mut full);
+            let mut sym = Array2::from_elem((m, m), f32::NAN);
+            symmetric_product(g.view(), g.view(), sym.view_mut());
+            assert!(same_bits(&sym, &full), "G G, {m} x {m}");
+        }
+    }
+
+    #[test]
+    fn zero_steps_only_normalize() {
+        // ‖(3, 4)‖ = 5 is a bfloat16 value; 0.6 and 0.8 round to 154/256 and 205/256 (the
+        // ulp of [0.5, 1) is 2^-8; 153.6 and 204.8 round up). Both dtypes, both orientations.
+        let ns = NewtonSchulz {
+            steps: 0,
+            ..NewtonSchulz::default()
+        };
+        let expected = array![[154.0f32 / 256.0, 205.0 / 256.0]];
+        assert_eq!(run(&ns, &array![[3.0f32, 4.0]]).unwrap(), expected);
+        assert_eq!(run(&ns, &array![[3.0f64, 4.0]]).unwrap(), expected);
+        assert_eq!(run(&ns, &array![[3.0f32], [4.0]]).unwrap(), expected.t());
+    }
+
+    #[test]
+    fn a_norm_below_eps_divides_by_eps() {
+        // bf16(3e-8) = 129·2^-32, bf16(4e-8) = 172·2^-32, and bf16(f32(1e-7)) = 0x33D7 =
+        // 215·2^-31 exceeds their norm (5.01e-8): the quotients are exactly 129/430 = 0.3
+        // and 172/430 = 0.4, which round to 154/512 and 205/512 (ulp 2^-9 in [0.25, 0.5)).
+        let ns = NewtonSchulz {
+            steps: 0,
+            ..NewtonSchulz::default()
+        };
+        assert_eq!(
+            run(&ns, &array![[3e-8f32, 4e-8]]).unwrap(),
+            array![[154.0f32 / 512.0, 205.0 / 512.0]]
+        );
+        // A zero matrix is divided by eps: zeros, not NaN.
+        assert_eq!(
+            run(&NewtonSchulz::default(), &Array2::<f32>::zeros((2, 3))).unwrap(),
+            Array2::<f32>::zeros((2, 3))
+        );
+    }
+
+    #[test]
+    fn tall_input_is_the_transpose_of_wide_input() {
+        let ns = NewtonSchulz::default();
+        let u = random_bf16(37, 150, 7);
+        let wide = run(&ns, &u).unwrap();
+        let tall = run(&ns, &u.t().to_owned()).unwrap();
+        assert!(same_bits(&tall, &wide.t().to_owned()));
+        // Exact f32 values give the same bits from f64.
+        assert!(same_bits(&run(&ns, &u.mapv(f64::from)).unwrap(), &wide));
+    }
+
+    #[test]
+    fn nan_and_infinity_propagate_without_panicking() {
+        // A NaN makes the norm NaN, so every element is NaN (torch: all 0x7FC0_0000).
+        let ns = NewtonSchulz::default();
+        assert!(
+            run(&ns, &array![[f32::NAN, 1.0], [0.0, 1.0]])
+                .unwrap()
+                .iter()
+                .all(|v| v.is_nan())
+        );
+        // An infinity makes the norm infinite: x / inf is 0, inf / inf NaN (torch, 0 steps:
+        // [NaN, 0, 0, 0]); the first product spreads the NaN over every element.
+        let zero_steps = NewtonSchulz { steps: 0, ..ns };
+        let out = run(&zero_steps, &array![[f32::INFINITY, 1.0], [0.0, 1.0]]).unwrap();
+        assert!(out[[0, 0]].is_nan());
+        assert_eq!([out[[0, 1]], out[[1, 0]], out[[1, 1]]], [0.0; 3]);
+        assert!(
+            run(&ns, &array![[f64::INFINITY, 1.0], [0.0, 1.0]])
+                .unwrap()
+                .iter()
+                .all(|v| v.is_nan())
+        );
+    }
+
+    #[test]
+    fn empty_matrices_give_empty_outputs() {
+        let ns = NewtonSchulz::default();
+        assert_eq!(run(&ns, &Array2::<f32>::zeros((0, 3))).unwrap().dim(), (0, 3));
+        assert_eq!(run(&ns, &Array2::<f64>::zeros((3, 0))).unwrap().dim(), (3, 0));
+    }
+
+    #[test]
+    fn refuses_100_steps_and_a_wrong_output_shape() {
+        let u = array![[1.0f32, 2.0]];
+        assert!(
+            run(
+                &NewtonSchulz {
+                    steps: 99,
+                    ..NewtonSchulz::default()
+                },
+                &u
+            )
+            .is_ok()
+        );
+        let err = run(
+            &NewtonSchulz {
+                steps: 100,
+                ..NewtonSchulz::default()
+            },
+            &u,
+        )
+        .unwrap_err();
+        assert_eq!(err, NsError::TooManySteps { steps: 100 });
+        assert_eq!(
+            err.to_string(),
+            "number of steps must be less than 100 for computational efficiency, found 100"
+        );
+
+        let mut out = Array2::from_elem((2, 1), 7.0f32);
+        let err = NewtonSchulz::default().orthogonalize(u.view(), out.view_mut(), &mut NsScratch::new());
+        assert_eq!(
+            err,
+            Err(NsError::OutputShape {
+                expected: [1, 2],
+                found: [2, 1]
+            })
+        );
+        assert_eq!(
+            out,
+            Array2::from_elem((2, 1), 7.0),
+            "a refused call leaves the output alone"
+        );
+    }
 
     fn bits(x: u32) -> u32 {
         round_bf16(f32::from_bits(x)).to_bits()
