@@ -2,8 +2,10 @@
 //! it on CPU: bfloat16 values, exact products, float32 accumulation.
 //!
 //! Self-contained (it needs only `ndarray`) so that the Muon optimizer can call it from its
-//! update; it keeps its work matrices in an [`NsScratch`] so that a warm call allocates
-//! nothing.
+//! update. Its work matrices live in an [`NsScratch`] kept between calls, so a warm call
+//! allocates nothing of its own; the products go through ndarray's `general_mat_mul`
+//! (matrixmultiply's sgemm, one thread), which allocates its packing buffer once per
+//! product and takes no caller memory (`tests/newton_schulz_alloc.rs` pins both).
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, Zip, s};
@@ -39,7 +41,8 @@ pub enum NsError {
 /// bfloat16 is the upper half of an `f32`: the rounding adds `0x7FFF` plus the lowest kept
 /// bit and drops the low 16 bits. Subnormals round like any other value; a finite value
 /// at or above `0x7F7F8000` (`3.3961e38`) rounds to infinity, as in torch; infinities stay;
-/// every NaN becomes torch's quiet NaN `0x7FC0_0000`. Branch-free apart from the NaN
+/// a NaN stays a NaN: `0x7FC0_0000` as torch's scalar conversion gives it (its AVX2 loops
+/// give `0xFFFF_0000`; only NaN-ness is meant to match). Branch-free apart from the NaN
 /// select, so that the loops that call it vectorize.
 ///
 /// ```
@@ -99,9 +102,11 @@ impl Default for NewtonSchulz {
 
 /// The work matrices of [`NewtonSchulz::orthogonalize`], kept between calls.
 ///
-/// They grow to the largest shape seen and never shrink, so that once a scratch has seen
-/// a shape (or was made by [`NsScratch::for_shape`]) a call on it or a smaller one does
-/// not allocate. Keep one per thread (or per parameter).
+/// With `m` the smaller and `n` the larger side of the input, the scratch holds two
+/// `m x n` and two `m x m` matrices. They grow when a call needs more and never shrink:
+/// once a scratch has served a shape (or was made for it by [`NsScratch::for_shape`]),
+/// calls of that shape, or of any with no larger `m·n` and `m²`, do not grow it. Keep one
+/// per thread (or per parameter).
 #[derive(Clone, Debug, Default)]
 pub struct NsScratch {
     /// The iterate, `m x n` with `m <= n`.
