@@ -153,7 +153,14 @@ impl NewtonSchulz {
     /// Fails, before touching `out`, when `steps` is 100 or more (torch's check) or when
     /// `out` has another shape. NaN or infinite inputs do not fail: they propagate as in
     /// torch (a NaN anywhere makes the norm, and so every output, NaN). An empty matrix gives
-    /// an empty output.
+    /// an empty output. The input is 2-D by its type: Muon's step turns its gradient into an
+    /// `ArrayView2` with `into_dimensionality` and reports torch's `Param gradient must be a
+    /// 2D matrix` when that fails.
+    ///
+    /// Deterministic: one thread, and a fixed order of the f32 sums (matrixmultiply's, over
+    /// `k` in blocks of 256). torch's own order differs between its backends: on inputs as
+    /// small as the fixtures' (at most 8 in either dimension) its backends and this order
+    /// give the same bits, on large ones they do not (see the fixtures' README).
     ///
     /// ```
     /// # use optimizers::__newton_schulz::{NewtonSchulz, NsScratch};
@@ -455,6 +462,29 @@ mod tests {
                 .iter()
                 .all(|v| v.is_nan())
         );
+    }
+
+    #[test]
+    fn a_scratch_is_reused_without_carrying_anything_over() {
+        // A NaN call leaves NaN in every work matrix; the products overwrite their outputs
+        // (beta 0: matrixmultiply does not read them), so the next call is as from fresh.
+        let ns = NewtonSchulz::default();
+        let u = random_bf16(70, 90, 3);
+        let mut scratch = NsScratch::new();
+        let mut out = Array2::zeros((70, 90));
+        ns.orthogonalize(
+            Array2::from_elem((70, 90), f32::NAN).view(),
+            out.view_mut(),
+            &mut scratch,
+        )
+        .unwrap();
+        ns.orthogonalize(u.view(), out.view_mut(), &mut scratch).unwrap();
+        assert!(same_bits(&out, &run(&ns, &u).unwrap()));
+        // ... and a smaller shape after a larger one.
+        let small = u.slice(s![..5, ..9]).to_owned();
+        let mut out = Array2::zeros((5, 9));
+        ns.orthogonalize(small.view(), out.view_mut(), &mut scratch).unwrap();
+        assert!(same_bits(&out, &run(&ns, &small).unwrap()));
     }
 
     #[test]
