@@ -6,9 +6,11 @@ per (what, shape) with the fields of `cargo run --release -p optimizers --exampl
     python optimizers/benches/torch_muon.py                      # 1024x1024 and 1024x4096
     python optimizers/benches/torch_muon.py --shape 256x256 --runs 5
 
-`ms` is the median call, `ms_min` the fastest; `gflops` counts 2*m*n*k for each of the
-three products of a Newton-Schulz step (x x^T, G G, B x; m <= n) over the median, the same
-count as ns_bench, so the two are comparable (a step's element-wise work is not counted).
+`ms` is the median call, `ms_min` the fastest, after `--warmup` untimed calls (default 1;
+on a CPU without bfloat16 instructions a 1024x4096 call takes minutes, and `--warmup 0`
+saves one). `gflops` counts 2*m*n*k for each of the three products of a Newton-Schulz
+step (x x^T, G G, B x; m <= n) over the median, the same count as ns_bench, so the two
+are comparable (a step's element-wise work is not counted).
 """
 
 import argparse
@@ -29,8 +31,9 @@ def flops(rows, cols):
     return NS_STEPS * (2 * m * m * n + 2 * m * m * m + 2 * m * m * n)
 
 
-def timed(fn, runs):
-    fn()  # warm-up: first-call set-up, allocator, state creation
+def timed(fn, runs, warmup):
+    for _ in range(warmup):  # first-call set-up, allocator, state creation
+        fn()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -63,6 +66,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shape", default="1024x1024,1024x4096", help="RxC[,RxC...]")
     parser.add_argument("--runs", type=int, default=3, help="timed calls per shape")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed calls first")
     parser.add_argument("--what", default="ns,step", help="ns, step or both")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -71,13 +75,14 @@ def main():
     for rows, cols in shapes:
         grad = torch.rand(rows, cols) * 2 - 1
         if "ns" in args.what:
-            times = timed(lambda: _zeropower_via_newtonschulz(grad, COEFFICIENTS, NS_STEPS, EPS), args.runs)
+            ns = lambda: _zeropower_via_newtonschulz(grad, COEFFICIENTS, NS_STEPS, EPS)  # noqa: E731
+            times = timed(ns, args.runs, args.warmup)
             report("ns", rows, cols, times)
         if "step" in args.what:
             param = torch.nn.Parameter(torch.rand(rows, cols))
             param.grad = grad.clone()
             opt = torch.optim.Muon([param], ns_coefficients=COEFFICIENTS, ns_steps=NS_STEPS, eps=EPS)
-            times = timed(opt.step, args.runs)
+            times = timed(opt.step, args.runs, args.warmup)
             report("step", rows, cols, times)
 
 
