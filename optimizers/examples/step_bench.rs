@@ -22,13 +22,13 @@
 use std::time::Instant;
 
 use optim_tests::problems::Rosenbrock;
+use optimizers::isa::{Isa, Kernel};
 use optimizers::ndarray::ArrayD;
 use optimizers::rayon;
 use optimizers::{
     Adam, AdamOptions, AdamW, AdamWOptions, DynOptimizer, Float, Lbfgs, LbfgsOptions, LineSearch, Map, Param, Sgd,
     SgdOptions, registry,
 };
-use optimizers::isa::{Isa, Kernel};
 use rayon::prelude::*;
 
 struct Args {

@@ -42,6 +42,7 @@ mod adamax;
 mod asgd;
 mod lbfgs;
 mod nadam;
+pub mod newton_schulz;
 mod radam;
 pub mod registry;
 mod rmsprop;
