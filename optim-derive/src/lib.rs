@@ -38,12 +38,7 @@ pub fn derive_optimizer(input: TokenStream) -> TokenStream {
         return errors(cx);
     };
     check::hyper(&cx, &hyper);
-    let valid = !cx.has_errors();
-    let mut out = expand::optimizer(&hyper, valid);
-    if let Err(e) = cx.check() {
-        out.extend(e.to_compile_error());
-    }
-    out.into()
+    expand::optimizer(&hyper, cx.check().err()).into()
 }
 
 /// Derives the state-dict plumbing and the elementwise view of a per-parameter state.
