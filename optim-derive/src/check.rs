@@ -80,6 +80,10 @@ pub fn hyper(cx: &Ctxt, h: &Hyper) {
         if let Some((range, _)) = &a.range {
             match &range.expr {
                 syn::Expr::Range(r) if r.start.is_some() || r.end.is_some() => {}
+                syn::Expr::Range(r) => cx.error_spanned_by(
+                    r,
+                    "a `range` without bounds checks nothing but finiteness: write `finite` (or `finite(\"message\")`) instead",
+                ),
                 other => cx.error_spanned_by(
                     other,
                     "`range` takes a range with at least one bound: `range = 0.0..1.0`, `range = 0.0..`, `range = ..=1.0`",

@@ -429,9 +429,8 @@ impl<'a> FieldRule<'a> {
     fn failure(self, root: &TokenStream, f: &HyperField) -> TokenStream {
         match self {
             FieldRule::Check(c) => check_failure(root, c, Some(f)),
-            FieldRule::Range(c) | FieldRule::Finite(c) => {
-                bound_failure(root, c, f, matches!(self, FieldRule::Range(_)))
-            }
+            FieldRule::Range(c) => bound_failure(root, c, f, true),
+            FieldRule::Finite(c) => bound_failure(root, c, f, false),
         }
     }
 }
@@ -468,8 +467,11 @@ fn bound_failure(root: &TokenStream, check: &Check, f: &HyperField, is_range: bo
             }
         }
     };
-    let span = check.expr.span();
-    let numbers = quote_spanned!(span=> #root::Numbers::first_outside(&#name, &|x: f64| #cond));
+    // Through `<T as Numbers>` at the option's type, so that an option that is not made of
+    // numbers is reported there ("not a number"), with `Numbers`' message naming the keys.
+    let ty = f.ty;
+    let numbers_trait = quote_spanned!(ty.span()=> <#ty as #root::Numbers>);
+    let numbers = quote!(#numbers_trait::first_outside(&#name, &|x: f64| #cond));
     quote! {
         if let ::core::option::Option::Some((__index, __value)) = #numbers {
             return ::core::result::Result::Err(#root::Error::InvalidOption { scope, option: #key, message: #message });
