@@ -190,11 +190,13 @@ pub fn state(cx: &Ctxt, s: &StateStruct) {
                 "a `flatten`ed field saves the entries its type names, so it cannot be renamed or skipped",
             );
         }
-        if let Some(shape) = &f.attrs.shape {
-            if f.attrs.skip.is_some() || f.attrs.flatten.is_some() {
+        if f.attrs.shape.is_some() {
+            if let Some(other) = f.attrs.skip.as_ref().or(f.attrs.flatten.as_ref()) {
                 cx.error_spanned_by(
-                    shape,
-                    "a `shape` tensor is saved as one entry: it cannot be `skip`ped or `flatten`ed",
+                    other,
+                    format!(
+                        "a tensor with a `shape` rule is saved as one entry of its own, so it cannot also be `{other}`: remove one of the two"
+                    ),
                 );
             }
             if crate::ast::option_inner(f.ty).is_none() {

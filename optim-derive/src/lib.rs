@@ -52,10 +52,11 @@ pub fn derive_state(input: TokenStream) -> TokenStream {
     };
     check::state(&cx, &state);
     // As for optimizers: with errors, the expansion is still emitted (unless the generics
-    // themselves are wrong, which every generated item would repeat), so that code using
-    // the state's generated types reports nothing more than the mistakes.
+    // themselves are wrong, which every generated item would repeat), with its bodies left
+    // out, so that code using the state's generated types reports nothing more than the
+    // mistakes.
     let mut out = if check::state_generics_ok(&state) {
-        expand_state::state(&state)
+        expand_state::state(&state, !cx.has_errors())
     } else {
         proc_macro2::TokenStream::new()
     };
