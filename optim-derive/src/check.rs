@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use quote::ToTokens;
 
 use crate::ast::{Hyper, StateStruct, TensorKind};
+use crate::attr::UpdateForm;
 use crate::ctxt::Ctxt;
 use crate::idents;
 
@@ -40,9 +41,15 @@ pub fn hyper(cx: &Ctxt, h: &Hyper) {
         if idents::mentioned(c.expr.to_token_stream(), &["shape".to_string()]).is_empty() {
             cx.error_spanned_by(
                 &c.expr,
-                "a `param_check` tests the parameter's `shape` (a `&[usize]`): `param_check(shape.len() == 2)`",
+                "a `param_check` tests the parameter's `shape` (a `&[usize]`), and nothing else: `param_check(shape.len() == 2)`; a requirement on options is a `check`",
             );
         }
+    }
+    if let (Some(eager), Some((UpdateForm::Closure, _))) = (&h.attrs.eager_state, &h.attrs.update) {
+        cx.error_spanned_by(
+            eager,
+            "`eager_state` creates a state per parameter when the optimizer is built; a closure rule has one state, created at its first step: remove `eager_state`",
+        );
     }
     if h.attrs.state.is_none() && !h.attrs.state_given && h.base.is_none() {
         at_attr(
