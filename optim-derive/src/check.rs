@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use quote::ToTokens;
 
-use crate::ast::{Hyper, StateStruct, TensorKind};
+use crate::ast::{Hyper, OptionEnum, StateStruct, TensorKind};
 use crate::attr::UpdateForm;
 use crate::ctxt::Ctxt;
 use crate::idents;
@@ -235,6 +235,50 @@ pub fn state(cx: &Ctxt, s: &StateStruct) {
             ));
         } else {
             keys.insert(key, f.ident);
+        }
+    }
+}
+
+/// Checks a `#[derive(OptionValue)]` input: unit variants, each written one way, no two
+/// written the same.
+pub fn option_enum(cx: &Ctxt, e: &OptionEnum) {
+    let mut written: Vec<(Option<String>, &syn::Ident)> = Vec::new();
+    for v in &e.variants {
+        if !matches!(v.fields, syn::Fields::Unit) {
+            cx.error_spanned_by(
+                v.ident,
+                format!(
+                    "an option's variants carry no data: each is one value the option takes (make `{}` a unit variant, and its data an option of its own)",
+                    v.ident
+                ),
+            );
+        }
+        if let (Some(null), Some(_)) = (&v.attrs.null, &v.attrs.rename) {
+            cx.error_spanned_by(
+                null,
+                "a variant is written either as `null` or as a string, not both: remove `null` or `rename`",
+            );
+            continue;
+        }
+        let name = v.written();
+        if let Some((_, first)) = written.iter().find(|(w, _)| *w == name) {
+            let what = name
+                .as_ref()
+                .map_or_else(|| "`null`".to_string(), |n| format!("\"{n}\""));
+            let fix = if name.is_some() {
+                "give one a different #[option(rename = \"..\")]"
+            } else {
+                "only one variant can be `null`"
+            };
+            cx.error_spanned_by(
+                v.ident,
+                format!(
+                    "`{first}` and `{}` are both written as {what} in state dicts: {fix}",
+                    v.ident
+                ),
+            );
+        } else {
+            written.push((name, v.ident));
         }
     }
 }

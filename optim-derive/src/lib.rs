@@ -26,7 +26,7 @@ mod render;
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
-use crate::ast::{Hyper, StateStruct};
+use crate::ast::{Hyper, OptionEnum, StateStruct};
 use crate::ctxt::Ctxt;
 
 /// Derives an optimizer from a struct of hyperparameters. See the `optimizers` crate.
@@ -79,7 +79,11 @@ fn errors(cx: Ctxt) -> TokenStream {
 pub fn derive_option_value(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     let cx = Ctxt::default();
-    let mut out = expand_option::option_value(&cx, &input);
+    let Some(option) = OptionEnum::from_input(&cx, &input) else {
+        return errors(cx);
+    };
+    check::option_enum(&cx, &option);
+    let mut out = expand_option::option_value(&option, !cx.has_errors());
     if let Err(e) = cx.check() {
         out.extend(e.to_compile_error());
     }
