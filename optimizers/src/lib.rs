@@ -21,7 +21,7 @@
 //! | to | use |
 //! |---|---|
 //! | hold a model's weights | [`Param`] (a shared value and gradient), [`ParamGroup`] |
-//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`] and their options; [`Optimizer`] is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
+//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`] and their options; [`Optimizer`](struct@Optimizer) is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
 //! | save and resume | [`StateDict`] (torch's layout, plus kind, version and names), its values [`DictValue`], [`DictTensor`], [`Map`] |
 //! | write an optimizer | `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and one of [`Elementwise`], [`PerTensor`], [`ClosureRule`]; [`StepCount`] for a step count |
 //! | handle failures | [`Error`] (with [`Error::kind`]), [`Result`] |
@@ -67,7 +67,7 @@ pub mod state {
 }
 
 /// The rule traits, for code generic over optimizers (the options language's
-/// [`Hyperparameters`](rule::Hyperparameters) and the whole [`Rule`](rule::Rule)).
+/// [`Hyperparameters`](rule::Hyperparameters) and the whole [`Rule`]).
 pub mod rule {
     pub use optim_core::{ClosureRule, Elementwise, Hyperparameters, PerTensor, Problem, Rule};
 }
