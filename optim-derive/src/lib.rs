@@ -1,10 +1,12 @@
 //! # optim-derive
 //!
-//! `#[derive(Optimizer)]` and `#[derive(State)]`: declare an optimizer's hyperparameters
-//! and its per-parameter state; get the options struct, defaults with `required` options,
-//! validation, state-dict conversion, state plumbing and constructors. Use them through the
-//! `optimizers` crate, which re-exports them along with everything the generated code
-//! needs; the book's "Derive reference" lists every attribute.
+//! `#[derive(Optimizer)]`, `#[derive(State)]` and `#[derive(OptionValue)]`: declare an
+//! optimizer's hyperparameters, its per-parameter state and its enum options; get the
+//! options struct, defaults with `required` options, validation, state-dict conversion,
+//! state plumbing and constructors. Use them through the `optimizers` crate, which
+//! re-exports them along with everything the generated code needs. Each derive's
+//! documentation is its complete reference (`doc/*.md`, also the book's "Derive
+//! reference"); its examples run as doctests of `optimizers`.
 //!
 //! Each derive runs in three stages, as thiserror and serde_derive do: *parse* the input
 //! into plain data (modules `ast`, `attr`), *validate* it while accumulating every error
@@ -29,7 +31,7 @@ use syn::{DeriveInput, parse_macro_input};
 use crate::ast::{Hyper, OptionEnum, StateStruct};
 use crate::ctxt::Ctxt;
 
-/// Derives an optimizer from a struct of hyperparameters. See the `optimizers` crate.
+#[doc = concat!(include_str!("../doc/optimizer.md"), include_str!("../doc/rustdoc-links.md"))]
 #[proc_macro_derive(Optimizer, attributes(optimizer, hyper))]
 pub fn derive_optimizer(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -41,8 +43,7 @@ pub fn derive_optimizer(input: TokenStream) -> TokenStream {
     expand::optimizer(&hyper, cx.check().err()).into()
 }
 
-/// Derives the state-dict plumbing and the elementwise view of a per-parameter state.
-/// See the `optimizers` crate.
+#[doc = concat!(include_str!("../doc/state.md"), include_str!("../doc/rustdoc-links.md"))]
 #[proc_macro_derive(State, attributes(state))]
 pub fn derive_state(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -73,8 +74,7 @@ fn errors(cx: Ctxt) -> TokenStream {
     }
 }
 
-/// Derives `OptionValue` for an enum of unit variants: an option that takes one of a few
-/// named values, written in state dicts as torch writes it. See the `optimizers` crate.
+#[doc = concat!(include_str!("../doc/option_value.md"), include_str!("../doc/rustdoc-links.md"))]
 #[proc_macro_derive(OptionValue, attributes(option))]
 pub fn derive_option_value(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -35,6 +35,8 @@
 extern crate self as optimizers;
 
 mod adam;
+#[cfg(doctest)]
+mod derive_reference;
 mod lbfgs;
 pub mod registry;
 mod sgd;
