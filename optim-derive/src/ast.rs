@@ -1,9 +1,10 @@
 //! The derive inputs as plain data: a hyperparameter struct and its fields, a state struct
-//! and its fields. Parsing records errors in the context and returns what it could read.
+//! and its fields, an option enum and its variants. Parsing records errors in the context
+//! and returns what it could read.
 
 use syn::{Attribute, Data, DeriveInput, Fields, GenericArgument, Ident, PathArguments, Type, Visibility};
 
-use crate::attr::{self, ContainerAttrs, FieldAttrs, StateFieldAttrs};
+use crate::attr::{self, ContainerAttrs, FieldAttrs, OptionVariantAttrs, StateFieldAttrs};
 use crate::ctxt::Ctxt;
 
 /// A struct under `#[derive(Optimizer)]`: options as named fields, or a *variant*, a tuple
@@ -79,6 +80,83 @@ impl StateFieldDef<'_> {
             .rename
             .as_ref()
             .map_or_else(|| self.ident.to_string(), syn::LitStr::value)
+    }
+}
+
+/// An enum under `#[derive(OptionValue)]`: one unit variant per value the option takes.
+pub struct OptionEnum<'a> {
+    pub ident: &'a Ident,
+    /// `#[option(crate = path)]`.
+    pub krate: Option<syn::Path>,
+    pub variants: Vec<OptionVariant<'a>>,
+    pub generics: &'a syn::Generics,
+}
+
+/// One variant of an option enum.
+pub struct OptionVariant<'a> {
+    pub ident: &'a Ident,
+    pub fields: &'a Fields,
+    pub attrs: OptionVariantAttrs,
+}
+
+impl OptionVariant<'_> {
+    /// How the variant is written in state dicts: `None` for `null` (`#[option(null)]`), else
+    /// the string: its `rename`, or its name in snake case (`StrongWolfe` → `strong_wolfe`).
+    pub fn written(&self) -> Option<String> {
+        if self.attrs.null.is_some() {
+            return None;
+        }
+        Some(
+            self.attrs
+                .rename
+                .as_ref()
+                .map_or_else(|| snake_case(self.ident), syn::LitStr::value),
+        )
+    }
+}
+
+/// `MatchRmsAdamw` → `match_rms_adamw`: every uppercase letter starts a word.
+fn snake_case(ident: &Ident) -> String {
+    let mut out = String::new();
+    for (i, c) in ident.to_string().chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl<'a> OptionEnum<'a> {
+    /// Reads a `#[derive(OptionValue)]` input; `None` when it is not an enum.
+    pub fn from_input(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
+        let krate = attr::option_container(cx, &input.attrs);
+        let Data::Enum(data) = &input.data else {
+            cx.error_spanned_by(
+                &input.ident,
+                "#[derive(OptionValue)] works on enums of unit variants (one per value the option takes)",
+            );
+            return None;
+        };
+        let variants = data
+            .variants
+            .iter()
+            .map(|v| OptionVariant {
+                ident: &v.ident,
+                fields: &v.fields,
+                attrs: attr::option_variant(cx, &v.attrs),
+            })
+            .collect();
+        Some(OptionEnum {
+            ident: &input.ident,
+            krate,
+            variants,
+            generics: &input.generics,
+        })
     }
 }
 

@@ -1,4 +1,5 @@
-//! Parsing of `#[optimizer(..)]`, `#[hyper(..)]` and `#[state(..)]` attributes into plain data.
+//! Parsing of `#[optimizer(..)]`, `#[hyper(..)]`, `#[state(..)]` and `#[option(..)]`
+//! attributes into plain data.
 //! Unknown and repeated keys are recorded as errors pointing at the key.
 
 use proc_macro2::Span;
@@ -84,6 +85,15 @@ pub struct StateFieldAttrs {
     /// `shape = path`: a tensor not shaped like its parameter, whose shape is
     /// `path(parameter_shape)` (`None`: absent for that parameter).
     pub shape: Option<Expr>,
+}
+
+/// `#[option(..)]` on a variant of an option enum.
+#[derive(Default)]
+pub struct OptionVariantAttrs {
+    /// `rename = ".."`: the string the variant is written as.
+    pub rename: Option<LitStr>,
+    /// `null`: the variant is written as `null` (torch's `None`).
+    pub null: Option<Ident>,
 }
 
 /// Sets `slot` once; a second time is an error at the key.
@@ -338,8 +348,14 @@ fn parse_crate(meta: &ParseNestedMeta) -> syn::Result<Path> {
 
 /// Parses `#[state(crate = path)]` on a state struct.
 pub fn state_container(cx: &Ctxt, attrs: &[Attribute]) -> Option<Path> {
+    crate_only(cx, attrs, "state", "a struct", "")
+}
+
+/// Parses an attribute whose one key is `crate = path` (on a state struct, on an option
+/// enum); `on` and `hint` complete the message for an unknown key.
+fn crate_only(cx: &Ctxt, attrs: &[Attribute], name: &str, on: &str, hint: &str) -> Option<Path> {
     let mut krate = None;
-    each_attr(cx, attrs, "state", |meta| {
+    each_attr(cx, attrs, name, |meta| {
         if meta.path.is_ident("crate") {
             let path = parse_crate(&meta)?;
             set_once(cx, &meta, &mut krate, path);
@@ -347,7 +363,7 @@ pub fn state_container(cx: &Ctxt, attrs: &[Attribute]) -> Option<Path> {
             cx.error_spanned_by(
                 &meta.path,
                 format!(
-                    "unknown key `{}` in #[state(..)] on a struct: expected `crate`",
+                    "unknown key `{}` in #[{name}(..)] on {on}: expected `crate`{hint}",
                     path_name(&meta.path)
                 ),
             );
@@ -392,6 +408,38 @@ pub fn state_field(cx: &Ctxt, attrs: &[Attribute]) -> StateFieldAttrs {
                 cx.error_spanned_by(
                     &meta.path,
                     format!("unknown key `{key}` in #[state(..)]: expected `rename`, `skip`, `flatten` or `shape`"),
+                );
+                skip_value(&meta)?;
+            }
+        }
+        Ok(())
+    });
+    out
+}
+
+/// Parses `#[option(crate = path)]` on an option enum.
+pub fn option_container(cx: &Ctxt, attrs: &[Attribute]) -> Option<Path> {
+    crate_only(cx, attrs, "option", "an enum", " (`rename` and `null` go on a variant)")
+}
+
+/// Parses `#[option(rename = "..")]` or `#[option(null)]` on a variant.
+pub fn option_variant(cx: &Ctxt, attrs: &[Attribute]) -> OptionVariantAttrs {
+    let mut out = OptionVariantAttrs::default();
+    each_attr(cx, attrs, "option", |meta| {
+        let key = path_name(&meta.path);
+        match key.as_str() {
+            "rename" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                set_once(cx, &meta, &mut out.rename, lit);
+            }
+            "null" => {
+                let ident = key_ident(&meta, "null");
+                set_once(cx, &meta, &mut out.null, ident);
+            }
+            _ => {
+                cx.error_spanned_by(
+                    &meta.path,
+                    format!("unknown key `{key}` in #[option(..)] on a variant: expected `rename = \"..\"` or `null`"),
                 );
                 skip_value(&meta)?;
             }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use quote::ToTokens;
 
-use crate::ast::{Hyper, StateStruct, TensorKind};
+use crate::ast::{Hyper, OptionEnum, StateStruct, TensorKind};
+use crate::attr::UpdateForm;
 use crate::ctxt::Ctxt;
 use crate::idents;
 
@@ -40,9 +41,15 @@ pub fn hyper(cx: &Ctxt, h: &Hyper) {
         if idents::mentioned(c.expr.to_token_stream(), &["shape".to_string()]).is_empty() {
             cx.error_spanned_by(
                 &c.expr,
-                "a `param_check` tests the parameter's `shape` (a `&[usize]`): `param_check(shape.len() == 2)`",
+                "a `param_check` tests the parameter's `shape` (a `&[usize]`), and nothing else: `param_check(shape.len() == 2)`; a requirement on options is a `check`",
             );
         }
+    }
+    if let (Some(eager), Some((UpdateForm::Closure, _))) = (&h.attrs.eager_state, &h.attrs.update) {
+        cx.error_spanned_by(
+            eager,
+            "`eager_state` creates a state per parameter when the optimizer is built; a closure rule has one state, created at its first step: remove `eager_state`",
+        );
     }
     if h.attrs.state.is_none() && !h.attrs.state_given && h.base.is_none() {
         at_attr(
@@ -80,6 +87,10 @@ pub fn hyper(cx: &Ctxt, h: &Hyper) {
         if let Some((range, _)) = &a.range {
             match &range.expr {
                 syn::Expr::Range(r) if r.start.is_some() || r.end.is_some() => {}
+                syn::Expr::Range(r) => cx.error_spanned_by(
+                    r,
+                    "a `range` without bounds checks nothing but finiteness: write `finite` (or `finite(\"message\")`) instead",
+                ),
                 other => cx.error_spanned_by(
                     other,
                     "`range` takes a range with at least one bound: `range = 0.0..1.0`, `range = 0.0..`, `range = ..=1.0`",
@@ -186,11 +197,13 @@ pub fn state(cx: &Ctxt, s: &StateStruct) {
                 "a `flatten`ed field saves the entries its type names, so it cannot be renamed or skipped",
             );
         }
-        if let Some(shape) = &f.attrs.shape {
-            if f.attrs.skip.is_some() || f.attrs.flatten.is_some() {
+        if f.attrs.shape.is_some() {
+            if let Some(other) = f.attrs.skip.as_ref().or(f.attrs.flatten.as_ref()) {
                 cx.error_spanned_by(
-                    shape,
-                    "a `shape` tensor is saved as one entry: it cannot be `skip`ped or `flatten`ed",
+                    other,
+                    format!(
+                        "a tensor with a `shape` rule is saved as one entry of its own, so it cannot also be `{other}`: remove one of the two"
+                    ),
                 );
             }
             if crate::ast::option_inner(f.ty).is_none() {
@@ -222,6 +235,50 @@ pub fn state(cx: &Ctxt, s: &StateStruct) {
             ));
         } else {
             keys.insert(key, f.ident);
+        }
+    }
+}
+
+/// Checks a `#[derive(OptionValue)]` input: unit variants, each written one way, no two
+/// written the same.
+pub fn option_enum(cx: &Ctxt, e: &OptionEnum) {
+    let mut written: Vec<(Option<String>, &syn::Ident)> = Vec::new();
+    for v in &e.variants {
+        if !matches!(v.fields, syn::Fields::Unit) {
+            cx.error_spanned_by(
+                v.ident,
+                format!(
+                    "an option's variants carry no data: each is one value the option takes (make `{}` a unit variant, and its data an option of its own)",
+                    v.ident
+                ),
+            );
+        }
+        if let (Some(null), Some(_)) = (&v.attrs.null, &v.attrs.rename) {
+            cx.error_spanned_by(
+                null,
+                "a variant is written either as `null` or as a string, not both: remove `null` or `rename`",
+            );
+            continue;
+        }
+        let name = v.written();
+        if let Some((_, first)) = written.iter().find(|(w, _)| *w == name) {
+            let what = name
+                .as_ref()
+                .map_or_else(|| "`null`".to_string(), |n| format!("\"{n}\""));
+            let fix = if name.is_some() {
+                "give one a different #[option(rename = \"..\")]"
+            } else {
+                "only one variant can be `null`"
+            };
+            cx.error_spanned_by(
+                v.ident,
+                format!(
+                    "`{first}` and `{}` are both written as {what} in state dicts: {fix}",
+                    v.ident
+                ),
+            );
+        } else {
+            written.push((name, v.ident));
         }
     }
 }

@@ -31,33 +31,60 @@ pub fn root(krate: &Option<syn::Path>) -> TokenStream {
     }
 }
 
-/// The whole expansion. When `valid` is false (the input had errors, reported beside
-/// this), function bodies are left out, so that the user sees their mistakes and not a
-/// cascade of "trait not implemented" errors from code that uses the type.
-pub fn optimizer(h: &Hyper, valid: bool) -> TokenStream {
+/// The whole expansion, with the input's `errors` (from parsing and validation), if any.
+///
+/// With errors, the generated items are still emitted, with their function bodies left out,
+/// so that the user sees their mistakes and not a cascade of "trait not implemented" errors
+/// from code that uses the type.
+pub fn optimizer(h: &Hyper, errors: Option<syn::Error>) -> TokenStream {
+    let valid = errors.is_none();
+    let errors = errors.map_or_else(TokenStream::new, |e| e.to_compile_error());
     if !h.generics.params.is_empty() {
         // Every generated item would name the type without its parameters: the one error
         // about generics says all there is to say.
-        return TokenStream::new();
+        return errors;
     }
     if let Some(base) = h.base {
-        return crate::expand_variant::variant(h, base, valid);
+        let variant = crate::expand_variant::variant(h, base, valid);
+        return quote!(#variant #errors);
     }
     let options = options_struct(h);
     let hyper = hyperparameters_impl(h, valid);
-    // Without a state type there is no `Rule` to implement: any guess would make the
-    // author's update impl mismatch it and rustc suggest changing their state to `()`.
-    // Left out, the one further error is `Rule`'s own message pointing back here.
-    let (rule, ctors) = if h.attrs.state.is_none() {
-        (TokenStream::new(), TokenStream::new())
-    } else {
-        (rule_impl(h, valid), constructors(h))
+    // Without a usable state type (`state` missing or malformed, reported among the errors),
+    // the state is a stand-in that *carries* the errors: an array whose length is the errors'
+    // `compile_error!`s. rustc knows that type to be erroneous and reports nothing more about
+    // it, neither the author's update impl, whose signatures name their real state (any
+    // guessed type, `()`, would have rustc suggest changing them to `&mut ()`), nor code that
+    // builds the optimizer.
+    let (state, errors) = match &h.attrs.state {
+        Some((spec, span)) => (state_type(spec, *span), errors),
+        None if errors.is_empty() => (quote!(()), errors),
+        None => (quote!([(); { #errors }]), TokenStream::new()),
     };
+    let rule = rule_impl(h, &state, valid);
+    let ctors = constructors(h);
     quote! {
         #options
         #hyper
         #rule
         #ctors
+        #errors
+    }
+}
+
+/// The state type `state = ..` names: `()`, `Path<A>` (a state generic over the element
+/// type) or the path as written when it has arguments.
+fn state_type(spec: &StateSpec, span: proc_macro2::Span) -> TokenStream {
+    match spec {
+        StateSpec::Unit => quote!(()),
+        StateSpec::Path(path) => {
+            let has_args = path.segments.last().is_some_and(|s| !s.arguments.is_empty());
+            if has_args {
+                quote_spanned!(span=> #path)
+            } else {
+                quote_spanned!(span=> #path<A>)
+            }
+        }
     }
 }
 
@@ -402,9 +429,8 @@ impl<'a> FieldRule<'a> {
     fn failure(self, root: &TokenStream, f: &HyperField) -> TokenStream {
         match self {
             FieldRule::Check(c) => check_failure(root, c, Some(f)),
-            FieldRule::Range(c) | FieldRule::Finite(c) => {
-                bound_failure(root, c, f, matches!(self, FieldRule::Range(_)))
-            }
+            FieldRule::Range(c) => bound_failure(root, c, f, true),
+            FieldRule::Finite(c) => bound_failure(root, c, f, false),
         }
     }
 }
@@ -441,8 +467,11 @@ fn bound_failure(root: &TokenStream, check: &Check, f: &HyperField, is_range: bo
             }
         }
     };
-    let span = check.expr.span();
-    let numbers = quote_spanned!(span=> #root::Numbers::first_outside(&#name, &|x: f64| #cond));
+    // Through `<T as Numbers>` at the option's type, so that an option that is not made of
+    // numbers is reported there ("not a number"), with `Numbers`' message naming the keys.
+    let ty = f.ty;
+    let numbers_trait = quote_spanned!(ty.span()=> <#ty as #root::Numbers>);
+    let numbers = quote!(#numbers_trait::first_outside(&#name, &|x: f64| #cond));
     quote! {
         if let ::core::option::Option::Some((__index, __value)) = #numbers {
             return ::core::result::Result::Err(#root::Error::InvalidOption { scope, option: #key, message: #message });
@@ -542,20 +571,9 @@ fn validate_present_body(h: &Hyper) -> TokenStream {
     }
 }
 
-fn rule_impl(h: &Hyper, valid: bool) -> TokenStream {
+fn rule_impl(h: &Hyper, state: &TokenStream, valid: bool) -> TokenStream {
     let root = root(&h.attrs.krate);
     let ident = h.ident;
-    let state = match &h.attrs.state {
-        Some((StateSpec::Unit, _)) | None => quote!(()),
-        Some((StateSpec::Path(path), span)) => {
-            let has_args = path.segments.last().is_some_and(|s| !s.arguments.is_empty());
-            if has_args {
-                quote_spanned!(*span=> #path)
-            } else {
-                quote_spanned!(*span=> #path<A>)
-            }
-        }
-    };
     // When the input had errors, the driver's trait bound would only add a cascade.
     let driver = match (&h.attrs.update, valid) {
         (Some((form, _)), true) => {

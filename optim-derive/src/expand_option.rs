@@ -1,174 +1,81 @@
-//! `#[derive(OptionValue)]`: an enum of unit variants as an option, written in state dicts
-//! as torch writes such options, a string per variant (`"strong_wolfe"`, the variant's
-//! name in snake case unless renamed) or `null` for the variant marked `#[option(null)]`
-//! (torch's `None`).
-//!
-//! Parsed, checked and expanded here in one file: the input is small and has no options
-//! language of its own.
+//! Code generation for `#[derive(OptionValue)]`: an enum of unit variants as an option,
+//! written in state dicts as torch writes such options, a string per variant
+//! (`"strong_wolfe"`, the variant's name in snake case unless renamed) or `null` for the
+//! variant marked `#[option(null)]` (torch's `None`).
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::{Data, DeriveInput, Fields, Ident, LitStr};
 
-use crate::ctxt::Ctxt;
+use crate::ast::OptionEnum;
 use crate::expand::root;
 
-/// One variant and how it is written.
-struct Variant<'a> {
-    ident: &'a Ident,
-    /// `None`: written as `null`.
-    name: Option<String>,
-}
-
-/// `MatchRmsAdamw` → `match_rms_adamw`.
-fn snake_case(ident: &Ident) -> String {
-    let mut out = String::new();
-    for (i, c) in ident.to_string().chars().enumerate() {
-        if c.is_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The expansion, or the errors (recorded in `cx`) when the input is not an enum of unit
-/// variants with distinct names.
-pub fn option_value(cx: &Ctxt, input: &DeriveInput) -> TokenStream {
-    let mut krate = None;
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("option")) {
-        let result = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("crate") {
-                let value = meta.value()?;
-                krate = Some(if value.peek(LitStr) {
-                    value.parse::<LitStr>()?.parse::<syn::Path>()?
-                } else {
-                    value.parse::<syn::Path>()?
-                });
-                Ok(())
-            } else {
-                Err(meta.error("unknown key in #[option(..)] on an enum: expected `crate`"))
-            }
-        });
-        if let Err(e) = result {
-            cx.syn_error(e);
-        }
-    }
-    let Data::Enum(data) = &input.data else {
-        cx.error_spanned_by(
-            &input.ident,
-            "#[derive(OptionValue)] works on enums of unit variants (one per value the option takes)",
-        );
-        return TokenStream::new();
-    };
-    let mut variants = Vec::new();
-    for v in &data.variants {
-        if !matches!(v.fields, Fields::Unit) {
-            cx.error_spanned_by(
-                &v.ident,
-                "an option's variants carry no data: each is one value the option takes",
-            );
-        }
-        let mut name = Some(snake_case(&v.ident));
-        let mut renamed = false;
-        for attr in v.attrs.iter().filter(|a| a.path().is_ident("option")) {
-            let result = attr.parse_nested_meta(|meta| {
-                if meta.path.is_ident("rename") {
-                    name = Some(meta.value()?.parse::<LitStr>()?.value());
-                    renamed = true;
-                    Ok(())
-                } else if meta.path.is_ident("null") {
-                    name = None;
-                    Ok(())
-                } else {
-                    Err(meta.error("unknown key in #[option(..)] on a variant: expected `rename = \"..\"` or `null`"))
+/// `impl OptionValue`. When `valid` is false (the input had errors, reported beside this),
+/// the functions' bodies are left out, so that the optimizers using the enum as an option
+/// type report nothing more than the enum's mistakes.
+pub fn option_value(e: &OptionEnum, valid: bool) -> TokenStream {
+    let root = root(&e.krate);
+    let ident = e.ident;
+    let (impl_generics, ty_generics, where_clause) = e.generics.split_for_impl();
+    let impl_trait = |expected: TokenStream, to_value: TokenStream, from_value: TokenStream| {
+        quote! {
+            #[automatically_derived]
+            #[allow(unused_variables, unreachable_code)]
+            impl #impl_generics #root::OptionValue for #ident #ty_generics #where_clause {
+                fn expected() -> ::std::string::String {
+                    #expected
                 }
-            });
-            if let Err(e) = result {
-                cx.syn_error(e);
+                fn to_value(&self) -> #root::DictValue<'static> {
+                    #to_value
+                }
+                fn from_value(value: &#root::DictValue<'_>) -> ::core::option::Option<Self> {
+                    #from_value
+                }
             }
         }
-        if renamed && name.is_none() {
-            cx.error_spanned_by(
-                &v.ident,
-                "a variant is written either as `null` or as a string, not both",
-            );
-        }
-        if let Some(first) = variants.iter().find(|w: &&Variant| w.name == name) {
-            let what = name
-                .as_ref()
-                .map_or_else(|| "`null`".to_string(), |n| format!("\"{n}\""));
-            cx.error_spanned_by(
-                &v.ident,
-                format!("`{}` and `{}` are both written as {what}", first.ident, v.ident),
-            );
-        }
-        variants.push(Variant { ident: &v.ident, name });
+    };
+    if !valid {
+        let missing = quote!(::core::unimplemented!());
+        return impl_trait(missing.clone(), missing.clone(), missing);
     }
-    if cx.has_errors() {
-        return TokenStream::new();
-    }
-    let root = root(&krate);
-    let ident = &input.ident;
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let names: Vec<String> = variants
+
+    let written: Vec<(&syn::Ident, Option<String>)> = e.variants.iter().map(|v| (v.ident, v.written())).collect();
+    let shown: Vec<String> = written
         .iter()
-        .map(|v| {
-            v.name
-                .as_ref()
-                .map_or_else(|| "null".to_string(), |n| format!("\"{n}\""))
-        })
+        .map(|(_, w)| w.as_ref().map_or_else(|| "null".to_string(), |n| format!("\"{n}\"")))
         .collect();
-    let expected = match names.as_slice() {
+    let expected = match shown.as_slice() {
         [] => "nothing".to_string(),
         [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     };
-    let to_value = variants.iter().map(|v| {
-        let vi = v.ident;
-        match &v.name {
-            Some(n) => quote!(#ident::#vi => #root::DictValue::Str(::std::string::String::from(#n)),),
-            None => quote!(#ident::#vi => #root::DictValue::Null,),
-        }
+    let to_value = written.iter().map(|(v, w)| match w {
+        Some(n) => quote!(#ident::#v => #root::DictValue::Str(::std::string::String::from(#n)),),
+        None => quote!(#ident::#v => #root::DictValue::Null,),
     });
-    let from_str = variants.iter().filter_map(|v| {
-        let vi = v.ident;
-        v.name
-            .as_ref()
-            .map(|n| quote!(#n => ::core::option::Option::Some(#ident::#vi),))
+    let from_str = written.iter().filter_map(|(v, w)| {
+        w.as_ref()
+            .map(|n| quote!(#n => ::core::option::Option::Some(#ident::#v),))
     });
-    let from_null = match variants.iter().find(|v| v.name.is_none()) {
-        Some(v) => {
-            let vi = v.ident;
-            quote!(::core::option::Option::Some(#ident::#vi))
-        }
+    let from_null = match written.iter().find(|(_, w)| w.is_none()) {
+        Some((v, _)) => quote!(::core::option::Option::Some(#ident::#v)),
         None => quote!(::core::option::Option::None),
     };
-    quote! {
-        #[automatically_derived]
-        impl #impl_generics #root::OptionValue for #ident #ty_generics #where_clause {
-            fn expected() -> ::std::string::String {
-                ::std::string::String::from(#expected)
+    impl_trait(
+        quote!(::std::string::String::from(#expected)),
+        quote! {
+            match self {
+                #(#to_value)*
             }
-            fn to_value(&self) -> #root::DictValue<'static> {
-                match self {
-                    #(#to_value)*
-                }
-            }
-            fn from_value(value: &#root::DictValue<'_>) -> ::core::option::Option<Self> {
-                match value {
-                    #root::DictValue::Str(s) => match s.as_str() {
-                        #(#from_str)*
-                        _ => ::core::option::Option::None,
-                    },
-                    #root::DictValue::Null => #from_null,
+        },
+        quote! {
+            match value {
+                #root::DictValue::Str(s) => match s.as_str() {
+                    #(#from_str)*
                     _ => ::core::option::Option::None,
-                }
+                },
+                #root::DictValue::Null => #from_null,
+                _ => ::core::option::Option::None,
             }
-        }
-    }
+        },
+    )
 }

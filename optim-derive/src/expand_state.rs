@@ -16,7 +16,12 @@ use syn::{Ident, parse_quote};
 use crate::ast::{StateFieldDef, StateStruct, TensorKind};
 use crate::expand::root;
 
-pub fn state(s: &StateStruct) -> TokenStream {
+/// The expansion. When `valid` is false (the input had errors, reported beside this), the
+/// bodies of the packing functions are left out, so that a field whose attributes
+/// contradict its type (`shape` on a tensor that is not an `Option`) is reported once, by
+/// the derive, and not again by rustc; the elementwise view is still generated for code
+/// that names it.
+pub fn state(s: &StateStruct, valid: bool) -> TokenStream {
     let root = root(&s.krate);
     let ident = s.ident;
     let elem_param: Ident = s.elem.cloned().unwrap_or_else(|| format_ident!("__A"));
@@ -148,29 +153,47 @@ pub fn state(s: &StateStruct) -> TokenStream {
         )
     };
 
+    let body = |tokens: TokenStream| {
+        if valid {
+            tokens
+        } else {
+            quote!(::core::unimplemented!())
+        }
+    };
+    let keys = body(quote! {
+        let mut keys = ::std::vec::Vec::new();
+        #(#keys)*
+        keys
+    });
+    let init = body(quote!(Self { #(#init)* }));
+    let pack = body(quote! {
+        let mut entry = #root::Map::new();
+        #(#pack)*
+        entry
+    });
+    let unpack = body(quote! {
+        #root::check_state_keys(entry, &<Self as #root::State<#a>>::keys())?;
+        ::core::result::Result::Ok(Self { #(#unpack)* })
+    });
+
     quote! {
         #[automatically_derived]
-        #[allow(clippy::all, clippy::pedantic, clippy::nursery)]
+        #[allow(unused_variables, unreachable_code, clippy::all, clippy::pedantic, clippy::nursery)]
         impl #impl_generics #root::State<#a> for #ident #ty_generics #where_clause {
             fn keys() -> ::std::vec::Vec<&'static str> {
-                let mut keys = ::std::vec::Vec::new();
-                #(#keys)*
-                keys
+                #keys
             }
             type Elem<'a> = #elem_ty;
             type Slices<'a> = #slices_ty;
 
             fn init(ctx: &#root::ShapeCtx<'_>) -> Self {
-                Self { #(#init)* }
+                #init
             }
             fn pack(&self) -> #root::Map<'_> {
-                let mut entry = #root::Map::new();
-                #(#pack)*
-                entry
+                #pack
             }
             fn unpack(entry: &#root::Map<'_>, ctx: &#root::ShapeCtx<'_>) -> ::core::result::Result<Self, #root::StateError> {
-                #root::check_state_keys(entry, &<Self as #root::State<#a>>::keys())?;
-                ::core::result::Result::Ok(Self { #(#unpack)* })
+                #unpack
             }
             #slices_fn
             #prefetch_fn

@@ -7,8 +7,8 @@
 //! name them and rustc checks them against the base (an unknown name is a "no field" error
 //! at the name).
 
-use proc_macro2::TokenStream;
-use quote::{ToTokens, format_ident, quote};
+use proc_macro2::{Ident, TokenStream};
+use quote::{ToTokens, quote};
 use syn::Type;
 
 use crate::ast::Hyper;
@@ -47,27 +47,20 @@ pub fn variant(h: &Hyper, base: &Type, valid: bool) -> TokenStream {
         #hyper::overlay(&mut variant, given);
         #hyper::defaults(&variant)
     });
-    let validate = body({
-        let checks = h.attrs.checks.iter().map(|c| {
-            let binds = free_variables(c).into_iter().map(|n| {
-                let n = format_ident!("{}", n);
-                quote!(let #n = ::core::clone::Clone::clone(&self.0.#n);)
-            });
-            let fail = variant_failure(&root, c);
-            quote!({ #(#binds)* #fail })
-        });
-        quote! {
-            #hyper::validate(&self.0, scope)?;
-            #(#checks)*
-            ::core::result::Result::Ok(())
-        }
+    // A variant's checks are written once, over the options: `validate` (on resolved
+    // hyperparameters) runs them on the hyperparameters as options, all present. Each name
+    // then appears once in the expansion, at its place in the check, so that a name the base
+    // lacks is one "no field" error there.
+    let validate = body(quote! {
+        #hyper::validate(&self.0, scope)?;
+        <Self as #root::Hyperparameters>::validate_present(&#hyper::to_options(&self.0), scope)
     });
     let validate_present = body({
         let checks = h.attrs.checks.iter().map(|c| {
-            let idents: Vec<_> = free_variables(c).into_iter().map(|n| format_ident!("{}", n)).collect();
-            let fail = variant_failure(&root, c);
+            let idents = free_variables(c);
+            let fail = variant_failure(&root, c, &idents);
             quote! {
-                if let (#(::core::option::Option::Some(#idents),)*) = (#(&options.#idents,)*) {
+                if let (#(::core::option::Option::Some(#idents),)*) = (#(&(*options).#idents,)*) {
                     #( let #idents = ::core::clone::Clone::clone(#idents); )*
                     #fail
                 }
@@ -147,60 +140,55 @@ pub fn variant(h: &Hyper, base: &Type, valid: bool) -> TokenStream {
     }
 }
 
-/// `return Err(..)` for a failed check of a variant: an error on that option when the check
-/// names one option (by its field name: a variant cannot see the base's renames), else on
-/// the options together.
-fn variant_failure(root: &TokenStream, c: &Check) -> TokenStream {
-    match free_variables(c).as_slice() {
-        [one] => {
-            let expr = &c.expr;
-            let args = &c.args;
-            let message = match &c.message {
-                Some(m) => quote!(::std::format!(#m #(, #args)*)),
-                None => {
-                    let text = format!(
-                        "invalid {one}: must satisfy `{}`",
-                        crate::render::render(c.expr.to_token_stream())
-                            .replace('{', "{{")
-                            .replace('}', "}}")
-                    );
-                    quote!(::std::format!(#text))
-                }
-            };
-            quote! {
-                if !{ let holds: bool = #expr; holds } {
-                    return ::core::result::Result::Err(#root::Error::InvalidOption { scope, option: #one, message: #message });
-                }
-            }
+/// `return Err(..)` for a failed check of a variant naming `idents`: an error on that option
+/// when the check names one (by its field name: a variant cannot see the base's renames),
+/// else on the options together.
+fn variant_failure(root: &TokenStream, c: &Check, idents: &[Ident]) -> TokenStream {
+    let [one] = idents else {
+        return check_failure(root, c, None);
+    };
+    let option = one.to_string();
+    let expr = &c.expr;
+    let args = &c.args;
+    let message = match &c.message {
+        Some(m) => quote!(::std::format!(#m #(, #args)*)),
+        None => {
+            let text = format!(
+                "invalid {option}: {{:?}} (must satisfy `{}`)",
+                crate::render::render(c.expr.to_token_stream())
+                    .replace('{', "{{")
+                    .replace('}', "}}")
+            );
+            quote!(::std::format!(#text, #one))
         }
-        _ => check_failure(root, c, None),
+    };
+    quote! {
+        if !{ let holds: bool = #expr; holds } {
+            return ::core::result::Result::Err(#root::Error::InvalidOption { scope, option: #option, message: #message });
+        }
     }
 }
 
-/// The free variables of a check: the base's options it names.
-fn free_variables(c: &Check) -> Vec<String> {
+/// The free variables of a check: the base's options it names, each with the span where
+/// the check names it (a name only the message captures, at the message).
+fn free_variables(c: &Check) -> Vec<Ident> {
     let mut names = idents::free_variables(c.expr.to_token_stream());
-    for arg in &c.args {
-        for n in idents::free_variables(arg.to_token_stream()) {
-            if !names.contains(&n) {
-                names.push(n);
-            }
+    let mut add = |ident: Ident| {
+        if !names.contains(&ident) {
+            names.push(ident);
         }
+    };
+    for arg in &c.args {
+        idents::free_variables(arg.to_token_stream())
+            .into_iter()
+            .for_each(&mut add);
     }
     if let Some(m) = &c.message {
         // Only identifiers a format string captures can be options; `{}` is positional.
-        let captured: Vec<String> = m
-            .value()
-            .split('{')
-            .skip(1)
-            .filter_map(|rest| {
-                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                (!name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit())).then_some(name)
-            })
-            .collect();
-        for n in captured {
-            if !names.contains(&n) {
-                names.push(n);
+        for rest in m.value().split('{').skip(1) {
+            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
+                add(Ident::new(&name, m.span()));
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Which options an expression or a message mentions, so that generated code binds exactly
 //! those (and a check on one option can run on partial defaults).
 
-use proc_macro2::{TokenStream, TokenTree};
+use proc_macro2::{Ident, TokenStream, TokenTree};
 
 /// The names from `names` that appear as identifiers in `tokens`, in order of `names`.
 /// An identifier right after `.` is a field or method, not an option, and does not count.
@@ -88,13 +88,14 @@ mod tests {
 /// `_`, are not keywords, not a field or method (after `.`), not a function or macro name
 /// (before `(` or `!`) and not a path segment (around `::`). For a variant's checks, whose
 /// options the derive cannot see: each is bound to the option of that name (an unknown one
-/// is then rustc's "no field" error at the check).
-pub fn free_variables(tokens: TokenStream) -> Vec<String> {
+/// is then rustc's "no field" error at the check). Each comes with the span of its first
+/// occurrence.
+pub fn free_variables(tokens: TokenStream) -> Vec<Ident> {
     const KEYWORDS: &[&str] = &[
         "true", "false", "as", "in", "if", "else", "match", "let", "self", "super", "crate", "move", "mut", "ref",
         "return", "for", "while", "loop", "break", "continue", "fn", "where", "impl", "dyn",
     ];
-    let mut found = Vec::new();
+    let mut found: Vec<Ident> = Vec::new();
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
     for (i, tt) in tokens.iter().enumerate() {
         match tt {
@@ -111,15 +112,15 @@ pub fn free_variables(tokens: TokenStream) -> Vec<String> {
                     && !call
                     && !after('!')
                     && !after(':')
-                    && !found.contains(&s)
+                    && !found.iter().any(|f| *f == s)
                 {
-                    found.push(s);
+                    found.push(ident.clone());
                 }
             }
             TokenTree::Group(g) => {
-                for s in free_variables(g.stream()) {
-                    if !found.contains(&s) {
-                        found.push(s);
+                for ident in free_variables(g.stream()) {
+                    if !found.contains(&ident) {
+                        found.push(ident);
                     }
                 }
             }
@@ -137,6 +138,7 @@ mod free_variable_tests {
     #[test]
     fn finds_variables_but_not_calls_fields_paths_or_keywords() {
         let tokens = quote!(decoupled && f(x.lr) && y.is_finite() && core::f64::consts::PI > z && !w && true);
-        assert_eq!(free_variables(tokens), ["decoupled", "x", "y", "z", "w"]);
+        let names: Vec<String> = free_variables(tokens).iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["decoupled", "x", "y", "z", "w"]);
     }
 }

@@ -1,10 +1,12 @@
 //! # optim-derive
 //!
-//! `#[derive(Optimizer)]` and `#[derive(State)]`: declare an optimizer's hyperparameters
-//! and its per-parameter state; get the options struct, defaults with `required` options,
-//! validation, state-dict conversion, state plumbing and constructors. Use them through the
-//! `optimizers` crate, which re-exports them along with everything the generated code
-//! needs; the book's "Derive reference" lists every attribute.
+//! `#[derive(Optimizer)]`, `#[derive(State)]` and `#[derive(OptionValue)]`: declare an
+//! optimizer's hyperparameters, its per-parameter state and its enum options; get the
+//! options struct, defaults with `required` options, validation, state-dict conversion,
+//! state plumbing and constructors. Use them through the `optimizers` crate, which
+//! re-exports them along with everything the generated code needs. Each derive's
+//! documentation is its complete reference (`doc/*.md`, also the book's "Derive
+//! reference"); its examples run as doctests of `optimizers`.
 //!
 //! Each derive runs in three stages, as thiserror and serde_derive do: *parse* the input
 //! into plain data (modules `ast`, `attr`), *validate* it while accumulating every error
@@ -26,10 +28,10 @@ mod render;
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
-use crate::ast::{Hyper, StateStruct};
+use crate::ast::{Hyper, OptionEnum, StateStruct};
 use crate::ctxt::Ctxt;
 
-/// Derives an optimizer from a struct of hyperparameters. See the `optimizers` crate.
+#[doc = concat!(include_str!("../doc/optimizer.md"), include_str!("../doc/rustdoc-links.md"))]
 #[proc_macro_derive(Optimizer, attributes(optimizer, hyper))]
 pub fn derive_optimizer(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -38,16 +40,10 @@ pub fn derive_optimizer(input: TokenStream) -> TokenStream {
         return errors(cx);
     };
     check::hyper(&cx, &hyper);
-    let valid = !cx.has_errors();
-    let mut out = expand::optimizer(&hyper, valid);
-    if let Err(e) = cx.check() {
-        out.extend(e.to_compile_error());
-    }
-    out.into()
+    expand::optimizer(&hyper, cx.check().err()).into()
 }
 
-/// Derives the state-dict plumbing and the elementwise view of a per-parameter state.
-/// See the `optimizers` crate.
+#[doc = concat!(include_str!("../doc/state.md"), include_str!("../doc/rustdoc-links.md"))]
 #[proc_macro_derive(State, attributes(state))]
 pub fn derive_state(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -57,10 +53,11 @@ pub fn derive_state(input: TokenStream) -> TokenStream {
     };
     check::state(&cx, &state);
     // As for optimizers: with errors, the expansion is still emitted (unless the generics
-    // themselves are wrong, which every generated item would repeat), so that code using
-    // the state's generated types reports nothing more than the mistakes.
+    // themselves are wrong, which every generated item would repeat), with its bodies left
+    // out, so that code using the state's generated types reports nothing more than the
+    // mistakes.
     let mut out = if check::state_generics_ok(&state) {
-        expand_state::state(&state)
+        expand_state::state(&state, !cx.has_errors())
     } else {
         proc_macro2::TokenStream::new()
     };
@@ -77,13 +74,16 @@ fn errors(cx: Ctxt) -> TokenStream {
     }
 }
 
-/// Derives `OptionValue` for an enum of unit variants: an option that takes one of a few
-/// named values, written in state dicts as torch writes it. See the `optimizers` crate.
+#[doc = concat!(include_str!("../doc/option_value.md"), include_str!("../doc/rustdoc-links.md"))]
 #[proc_macro_derive(OptionValue, attributes(option))]
 pub fn derive_option_value(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     let cx = Ctxt::default();
-    let mut out = expand_option::option_value(&cx, &input);
+    let Some(option) = OptionEnum::from_input(&cx, &input) else {
+        return errors(cx);
+    };
+    check::option_enum(&cx, &option);
+    let mut out = expand_option::option_value(&option, !cx.has_errors());
     if let Err(e) = cx.check() {
         out.extend(e.to_compile_error());
     }

@@ -40,6 +40,8 @@ mod adagrad;
 mod adam;
 mod adamax;
 mod asgd;
+#[cfg(doctest)]
+mod derive_reference;
 mod lbfgs;
 mod nadam;
 pub mod newton_schulz;

@@ -1,0 +1,13 @@
+//! The derives' documentation (`optim-derive/doc/*.md`: the rustdoc of
+//! `#[derive(Optimizer)]`, `#[derive(State)]` and `#[derive(OptionValue)]`, and the book's
+//! "Derive reference"), whose examples are compiled and run here as doctests: a
+//! proc-macro crate cannot use its own derives in its doctests.
+
+#[doc = include_str!("../../optim-derive/doc/optimizer.md")]
+pub struct DeriveOptimizer;
+
+#[doc = include_str!("../../optim-derive/doc/state.md")]
+pub struct DeriveState;
+
+#[doc = include_str!("../../optim-derive/doc/option_value.md")]
+pub struct DeriveOptionValue;

@@ -1,0 +1,22 @@
+use optimizers::{Elementwise, Float, Optimizer};
+
+#[derive(Clone, Debug, Optimizer)]
+#[optimizer(state = (), update = elementwise)]
+pub struct Lion {
+    #[hyper(default = 0.1, finite)]
+    pub lr: f64,
+    #[hyper(default = String::from("cosine"), finite("invalid schedule: {schedule}"))]
+    pub schedule: String,
+}
+
+impl Elementwise for Lion {
+    type Scalars<A: Float> = A;
+    fn prepare<A: Float>(&self, _: &mut (), _: &[usize]) -> A {
+        A::from_f64(self.lr)
+    }
+    fn element<A: Float>(lr: &A, p: &mut A, g: A, _: ()) {
+        *p = *p - *lr * g;
+    }
+}
+
+fn main() {}

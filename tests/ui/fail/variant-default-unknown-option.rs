@@ -1,0 +1,7 @@
+use optimizers::{Adam, Optimizer};
+
+#[derive(Clone, Debug, Optimizer)]
+#[optimizer(update = elementwise, defaults(weight_decay = 1e-2, momentum = 0.9))]
+pub struct AdamL2(Adam);
+
+fn main() {}

@@ -1,0 +1,7 @@
+use optimizers::{Adam, Optimizer};
+
+#[derive(Clone, Debug, Optimizer)]
+#[optimizer(update = elementwise, param_check(shape.len() == 2), defaults(weight_decay = 1e-2))]
+pub struct AdamL2(Adam);
+
+fn main() {}

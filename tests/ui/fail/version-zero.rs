@@ -1,0 +1,10 @@
+use optimizers::Optimizer;
+
+#[derive(Clone, Debug, Optimizer)]
+#[optimizer(version = 0, state = (), update = elementwise)]
+pub struct Lion {
+    #[hyper(default = 0.1)]
+    pub lr: f64,
+}
+
+fn main() {}
