@@ -257,12 +257,13 @@ fn per_tensor_param<R: PerTensor, A: Float>(
     defaults: &R::Options,
     param: &Param<A>,
     slot: &mut Option<R::State<A>>,
+    isa: Isa,
 ) {
     update_param(rule, defaults, param, slot, |rule, param, p, g, state| {
         let shape = ndarray::IxDyn(param.shape());
         let pv = ndarray::ArrayViewMutD::from_shape(shape.clone(), p).expect("a parameter's elements fit its shape");
         let gv = ndarray::ArrayViewD::from_shape(shape, g).expect("a gradient has its parameter's shape");
-        rule.update(pv, gv, state);
+        rule.update(pv, gv, state, isa);
     });
 }
 
@@ -275,9 +276,9 @@ impl<R: PerTensor> Driver<R> for PerTensorDriver {
     }
 
     fn step<A: Float>(groups: &mut [Group<R, A>], run: &Run<'_, R>) -> Result<()> {
-        let defaults = run.defaults;
+        let (defaults, isa) = (run.defaults, run.config.isa);
         for_each_param(groups, &run.config, |rule, param, slot, _| {
-            per_tensor_param(rule, defaults, param, slot)
+            per_tensor_param(rule, defaults, param, slot, isa)
         });
         Ok(())
     }

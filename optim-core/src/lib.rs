@@ -72,6 +72,7 @@ pub mod __private_0_1 {
     pub use crate::float::Float;
     pub use crate::group::ParamGroup;
     pub use crate::hyper::{Hyperparameters, Numbers, check_option_keys, option_type_error};
+    pub use crate::isa::Isa;
     pub use crate::optimizer::Optimizer;
     pub use crate::option_value::OptionValue;
     pub use crate::param::Param;

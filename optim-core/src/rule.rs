@@ -25,6 +25,7 @@ pub type TensorViewMut<'a, A> = ArrayViewMutD<'a, A>;
 use crate::error::Result;
 use crate::float::Float;
 use crate::hyper::Hyperparameters;
+use crate::isa::Isa;
 use crate::problem::Problem;
 use crate::state::{ShapeCtx, State};
 
@@ -108,8 +109,16 @@ pub trait PerTensor: Rule {
         State::init(ctx)
     }
 
-    /// Updates one parameter in place.
-    fn update<A: Float>(&self, param: TensorViewMut<'_, A>, grad: TensorView<'_, A>, state: &mut Self::State<A>);
+    /// Updates one parameter in place. `isa` is the optimizer's instruction set: run the
+    /// update's loops through [`Isa::run`] with it (see [`Kernel`](crate::isa::Kernel)) to
+    /// have them compiled for it, as the other forms' passes are.
+    fn update<A: Float>(
+        &self,
+        param: TensorViewMut<'_, A>,
+        grad: TensorView<'_, A>,
+        state: &mut Self::State<A>,
+        isa: Isa,
+    );
 }
 
 /// An update of the whole problem that re-evaluates the loss through a closure (LBFGS).

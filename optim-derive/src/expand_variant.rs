@@ -270,8 +270,9 @@ fn form_impl(h: &Hyper, base: &Type, root: &TokenStream, valid: bool) -> TokenSt
                         param: #root::ndarray::ArrayViewMutD<'_, A>,
                         grad: #root::ndarray::ArrayViewD<'_, A>,
                         state: &mut Self::State<A>,
+                        isa: #root::Isa,
                     ) {
-                        #t::update(&self.0, param, grad, state)
+                        #t::update(&self.0, param, grad, state, isa)
                     }
                 }
             }

@@ -76,7 +76,13 @@ fn norm<A: Float>(t: ArrayViewD<'_, A>) -> f64 {
 }
 
 impl PerTensor for Lars {
-    fn update<A: Float>(&self, mut param: ArrayViewMutD<'_, A>, grad: ArrayViewD<'_, A>, state: &mut LarsState<A>) {
+    fn update<A: Float>(
+        &self,
+        mut param: ArrayViewMutD<'_, A>,
+        grad: ArrayViewD<'_, A>,
+        state: &mut LarsState<A>,
+        _: optimizers::isa::Isa,
+    ) {
         // Whole-tensor quantities first, in f64 ...
         let (p_norm, g_norm) = (norm(param.view()), norm(grad.view()));
         let trust = if p_norm > 0.0 && g_norm > 0.0 {

@@ -400,7 +400,7 @@ impl Rule for Normalized {
 }
 
 impl PerTensor for Normalized {
-    fn update<A: Float>(&self, mut p: ArrayViewMutD<'_, A>, g: ArrayViewD<'_, A>, _: &mut ()) {
+    fn update<A: Float>(&self, mut p: ArrayViewMutD<'_, A>, g: ArrayViewD<'_, A>, _: &mut (), _: optim_core::Isa) {
         let norm = g.iter().map(|x| x.as_f64() * x.as_f64()).sum::<f64>().sqrt();
         if norm > 0.0 {
             let scale = A::from_f64(self.lr / norm);

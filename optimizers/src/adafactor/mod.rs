@@ -7,6 +7,7 @@ use optim_core::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 use optim_core::{Float, PerTensor, StepCount};
 use optim_derive::{Optimizer, State};
 
+use optim_core::isa::Isa;
 use passes::{Lerp, Step};
 
 /// Adafactor (Shazeer and Stern), exactly as `torch.optim.Adafactor` (torch 2.15,
@@ -181,6 +182,7 @@ impl PerTensor for Adafactor {
         mut param: ArrayViewMutD<'_, A>,
         grad: ArrayViewD<'_, A>,
         state: &mut AdafactorState<A>,
+        isa: Isa,
     ) {
         let shape = param.shape().to_vec();
         // The per-tensor driver passes standard-layout views (see `PerTensor`).
@@ -201,10 +203,10 @@ impl PerTensor for Adafactor {
                 let (m, n) = (shape[shape.len() - 2], shape[shape.len() - 1]);
                 let row = row.as_slice_mut().expect(contiguous);
                 let col = col.as_slice_mut().expect(contiguous);
-                passes::factored(&step, scale, p, g, row, col, m, n);
+                passes::factored(&step, scale, p, g, row, col, m, n, isa);
             }
             (None, None, Some(variance)) if shape.len() <= 1 => {
-                passes::unfactored(&step, scale, p, g, variance.as_slice_mut().expect(contiguous));
+                passes::unfactored(&step, scale, p, g, variance.as_slice_mut().expect(contiguous), isa);
             }
             _ => unreachable!("an Adafactor state holds exactly the tensors its shape rules give"),
         }

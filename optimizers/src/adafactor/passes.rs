@@ -8,10 +8,7 @@
 //! update, computed again and applied. Every element is computed with torch's operations in
 //! torch's order; sums are `f64`, in a fixed number of partial sums, so that every
 //! instruction set gives the same bits.
-//!
-//! WORKAROUND(derive gap): `PerTensor::update` is not given the instruction set the
-//! optimizer runs with (`Optimizer::set_isa` reaches elementwise rules only), so these
-//! passes use [`Isa::best`].
+//! They run with the optimizer's instruction set, which `PerTensor::update` is given.
 
 use optim_core::Float;
 use optim_core::isa::{Isa, Kernel};
@@ -125,11 +122,12 @@ pub(super) fn factored<A: Float>(
     col: &mut [A],
     m: usize,
     n: usize,
+    isa: Isa,
 ) {
     // Pass 1: Σ p², and each row's and column's Σ g².
     let mut row_sums = vec![0.0f64; row.len()];
     let mut col_sums = vec![0.0f64; col.len()];
-    let param_sum = Isa::best().run(FactoredSums {
+    let param_sum = isa.run(FactoredSums {
         p,
         g,
         row_sums: &mut row_sums,
@@ -165,9 +163,9 @@ pub(super) fn factored<A: Float>(
         eps1_sq: step.eps1_sq,
     };
     // Pass 2: Σ U². Pass 3: the update.
-    let update_sum = Isa::best().run(FactoredNorm { factors: &factors, g });
+    let update_sum = isa.run(FactoredNorm { factors: &factors, g });
     let s = scale(param_sum, update_sum);
-    Isa::best().run(FactoredApply {
+    isa.run(FactoredApply {
         factors: &factors,
         p,
         g,
@@ -328,16 +326,17 @@ pub(super) fn unfactored<A: Float>(
     p: &mut [A],
     g: &[A],
     variance: &mut [A],
+    isa: Isa,
 ) {
     // Pass 1: Σ p², the variance, Σ U². Pass 2: the update.
-    let (param_sum, update_sum) = Isa::best().run(UnfactoredNorm {
+    let (param_sum, update_sum) = isa.run(UnfactoredNorm {
         p,
         g,
         variance: &mut *variance,
         step,
     });
     let s = scale(param_sum, update_sum);
-    Isa::best().run(UnfactoredApply {
+    isa.run(UnfactoredApply {
         p,
         g,
         variance,

@@ -146,7 +146,13 @@ pub struct MatrixSgd {
 }
 
 impl PerTensor for MatrixSgd {
-    fn update<A: Float>(&self, mut param: ArrayViewMutD<'_, A>, grad: ArrayViewD<'_, A>, _: &mut ()) {
+    fn update<A: Float>(
+        &self,
+        mut param: ArrayViewMutD<'_, A>,
+        grad: ArrayViewD<'_, A>,
+        _: &mut (),
+        _: optimizers::isa::Isa,
+    ) {
         let lr = A::from_f64(self.lr);
         param.zip_mut_with(&grad, |p, &g| *p -= lr * g);
     }

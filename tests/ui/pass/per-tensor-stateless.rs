@@ -14,7 +14,7 @@ pub struct Normalized {
 }
 
 impl PerTensor for Normalized {
-    fn update<A: Float>(&self, mut p: ArrayViewMutD<'_, A>, g: ArrayViewD<'_, A>, _: &mut ()) {
+    fn update<A: Float>(&self, mut p: ArrayViewMutD<'_, A>, g: ArrayViewD<'_, A>, _: &mut (), _: optimizers::isa::Isa) {
         let norm = g.iter().map(|x| x.as_f64().powi(2)).sum::<f64>().sqrt();
         if norm > 0.0 {
             let s = A::from_f64(self.lr / norm);

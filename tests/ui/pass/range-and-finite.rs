@@ -49,7 +49,7 @@ pub struct Bounded {
 }
 
 impl PerTensor for Bounded {
-    fn update<A: Float>(&self, mut p: ArrayViewMutD<'_, A>, g: ArrayViewD<'_, A>, _: &mut ()) {
+    fn update<A: Float>(&self, mut p: ArrayViewMutD<'_, A>, g: ArrayViewD<'_, A>, _: &mut (), _: optimizers::isa::Isa) {
         let lr = A::from_f64(self.lr);
         p.zip_mut_with(&g, |p, &g| *p -= lr * g);
     }

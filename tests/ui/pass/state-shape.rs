@@ -41,7 +41,7 @@ pub struct Factored {
 }
 
 impl PerTensor for Factored {
-    fn update<A: Float>(&self, mut p: ArrayViewMutD<'_, A>, g: ArrayViewD<'_, A>, state: &mut FactoredState<A>) {
+    fn update<A: Float>(&self, mut p: ArrayViewMutD<'_, A>, g: ArrayViewD<'_, A>, state: &mut FactoredState<A>, _: optimizers::isa::Isa) {
         state.step.increment();
         let squared = g.mapv(|x| x * x);
         match (&mut state.row, &mut state.col) {
