@@ -11,7 +11,8 @@
 //! `--layout` a (1 x 16,777,216), b (256 x 65,536), c (65,536 x 256), s (1 x 262,144) | all,
 //! or m (one 4096 x 4096 matrix: what Adafactor factors); `--dtype` f32 | f64 | all;
 //! `--threads` a number or a comma-separated list; `--steps` timed steps (at least 11);
-//! `--markdown` prints table rows instead of JSON lines.
+//! `--markdown` prints table rows instead of JSON lines; `--clip MAX_NORM` also times
+//! `clip_grad_norm` over the same gradients (`clip_ms`, next to the step's `median_ms`).
 //! Each configuration warms up, times every step and reports the median, next to two
 //! references measured on the same machine in the same run: `stream_ms`, a pass with the
 //! same memory traffic and no arithmetic (the memory bound), and for Adam on one thread
@@ -38,6 +39,8 @@ struct Args {
     threads: Vec<usize>,
     steps: usize,
     markdown: bool,
+    /// `--clip MAX_NORM`: also time `clip_grad_norm` (Euclidean) over the same gradients.
+    clip: Option<f64>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -48,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
         threads: vec![1],
         steps: 21,
         markdown: false,
+        clip: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -98,6 +102,7 @@ fn parse_args() -> Result<Args, String> {
                     .map(|t| t.parse().map_err(|e| format!("--threads: {e}")))
                     .collect::<Result<_, _>>()?
             }
+            "--clip" => args.clip = Some(value.parse().map_err(|e| format!("--clip: {e}"))?),
             "--steps" => args.steps = value.parse::<usize>().map_err(|e| format!("--steps: {e}"))?.max(11),
             other => return Err(format!("unknown flag {other}")),
         }
@@ -277,7 +282,13 @@ fn median(mut times: Vec<f64>) -> f64 {
     times[times.len() / 2]
 }
 
-fn bench_layout<A: Float>(opt: &str, l: char, threads: usize, steps: usize) -> Result<String, String> {
+fn bench_layout<A: Float>(
+    opt: &str,
+    l: char,
+    threads: usize,
+    steps: usize,
+    clip: Option<f64>,
+) -> Result<String, String> {
     let (tensors, elems) = layout(l)?;
     let params: Vec<Param<A>> = (0..tensors)
         .map(|t| {
@@ -292,6 +303,7 @@ fn bench_layout<A: Float>(opt: &str, l: char, threads: usize, steps: usize) -> R
             Ok(p)
         })
         .collect::<Result<_, String>>()?;
+    let handles = params.clone();
     let mut optimizer = build(opt, params)?;
     // One thread: the plain sequential step. More: the parallel step in a pool of that size.
     optimizer.set_parallel(threads > 1);
@@ -311,6 +323,30 @@ fn bench_layout<A: Float>(opt: &str, l: char, threads: usize, steps: usize) -> R
         Ok::<(), String>(())
     })?;
     let m = median(times);
+    // Clipping over the same gradients, timed the same way; each call scales them (the
+    // coefficient stays below 1 as long as `max_norm` is below the norm), so each call
+    // makes both passes.
+    let clip = match clip {
+        Some(max_norm) => {
+            let mut result = Ok(());
+            let ms = pool.install(|| {
+                time_median(steps, || {
+                    if let Err(e) = optimizers::clip::clip_grad_norm(handles.iter(), max_norm, 2.0, false) {
+                        result = Err(e.to_string());
+                    }
+                    // Undo the scaling's shrinking, so that every call clips.
+                    for p in &handles {
+                        if let Some(mut g) = p.grad_mut() {
+                            g.mapv_inplace(|x| x * A::from_f64(1e3));
+                        }
+                    }
+                })
+            }) * 1e3;
+            result?;
+            format!(",\"clip_max_norm\":{max_norm},\"clip_ms\":{ms:.3}")
+        }
+        None => String::new(),
+    };
     let n = tensors * elems;
     let bytes = bytes_per_elem::<A>(opt, l);
     // This machine's references, measured now: the same memory traffic with no arithmetic,
@@ -326,11 +362,12 @@ fn bench_layout<A: Float>(opt: &str, l: char, threads: usize, steps: usize) -> R
         String::new()
     };
     Ok(format!(
-        "{{\"opt\":\"{opt}\",\"layout\":\"{l}\",\"dtype\":\"{}\",\"threads\":{threads},\"tensors\":{tensors},\"elems\":{n},\"median_ms\":{:.3},\"gelem_per_s\":{:.3},\"bytes_per_elem\":{bytes},\"gb_per_s\":{:.2},\"stream_ms\":{stream_ms:.3}{plain}}}",
+        "{{\"opt\":\"{opt}\",\"layout\":\"{l}\",\"dtype\":\"{}\",\"threads\":{threads},\"tensors\":{tensors},\"elems\":{n},\"median_ms\":{:.3},\"gelem_per_s\":{:.3},\"bytes_per_elem\":{bytes},\"gb_per_s\":{:.2},\"stream_ms\":{stream_ms:.3},\"of_bound\":{:.2}{plain}{clip}}}",
         if size_of::<A>() == 4 { "f32" } else { "f64" },
         m * 1e3,
         n as f64 / m / 1e9,
-        (n * bytes) as f64 / m / 1e9
+        (n * bytes) as f64 / m / 1e9,
+        stream_ms / (m * 1e3)
     ))
 }
 
@@ -407,8 +444,8 @@ fn run() -> Result<(), String> {
                     args.layouts
                         .iter()
                         .map(|&l| match dtype.as_str() {
-                            "f32" => bench_layout::<f32>(opt, l, threads, args.steps),
-                            "f64" => bench_layout::<f64>(opt, l, threads, args.steps),
+                            "f32" => bench_layout::<f32>(opt, l, threads, args.steps, args.clip),
+                            "f64" => bench_layout::<f64>(opt, l, threads, args.steps, args.clip),
                             other => Err(format!("unknown dtype {other}")),
                         })
                         .collect::<Result<_, _>>()?
