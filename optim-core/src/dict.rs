@@ -20,6 +20,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 
 use crate::error::{Error, Result};
 use crate::float::{DType, Float};
@@ -81,6 +82,15 @@ impl<'a> DictValue<'a> {
             DictValue::Float(x) => Some(*x),
             DictValue::Int(i) => Some(*i as f64),
             _ => None,
+        }
+    }
+
+    /// The value as a scalar: a number, or the element of a one-element tensor (torch keeps
+    /// some scalars of state as 0-d tensors: Adam's `step`, L-BFGS's `ro` and `al`).
+    pub fn as_scalar(&self) -> Option<f64> {
+        match self {
+            DictValue::Tensor(t) if t.len() == 1 => Some(t.to_vec::<f64>()[0]),
+            v => v.as_f64(),
         }
     }
 
@@ -181,6 +191,35 @@ pub struct DictTensor<'a> {
     shape: Vec<usize>,
     dtype: DType,
     bytes: Cow<'a, [u8]>,
+    release: Release<'a>,
+}
+
+/// What can let go of the memory behind the bytes a tensor borrows once they have been
+/// read: a checkpoint mapped from a file drops the pages it has copied, so that loading
+/// never holds the whole file and the optimizer's new state in memory at once.
+///
+/// Releasing must not change what the bytes read as: a released part may be read again
+/// (a mapped file's page is then read back from the file).
+pub trait ReleaseBytes: Send + Sync {
+    /// `bytes`, a part of a tensor's bytes, has just been read.
+    fn release(&self, bytes: &[u8]);
+}
+
+/// The optional [`ReleaseBytes`] of a tensor; not part of its value (equal tensors may
+/// differ in it).
+#[derive(Clone, Copy, Default)]
+struct Release<'a>(Option<&'a dyn ReleaseBytes>);
+
+impl fmt::Debug for Release<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Release" } else { "None" })
+    }
+}
+
+impl PartialEq for Release<'_> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// The element count of `shape`, or `None` when it overflows.
@@ -193,7 +232,12 @@ impl<'a> DictTensor<'a> {
     /// not hold exactly the shape's element count.
     pub fn from_le_bytes(shape: Vec<usize>, dtype: DType, bytes: Cow<'a, [u8]>) -> Option<Self> {
         let len = numel(&shape)?.checked_mul(dtype.size())?;
-        (len == bytes.len()).then_some(DictTensor { shape, dtype, bytes })
+        (len == bytes.len()).then_some(DictTensor {
+            shape,
+            dtype,
+            bytes,
+            release: Release::default(),
+        })
     }
 
     /// A tensor borrowing `values` (copied only on big-endian targets), in their own
@@ -213,7 +257,16 @@ impl<'a> DictTensor<'a> {
             shape: Vec::new(),
             dtype: A::DTYPE,
             bytes: Cow::Owned(A::as_le_bytes(&[x]).into_owned()),
+            release: Release::default(),
         }
+    }
+
+    /// The same tensor, telling `release` about each part of its bytes once
+    /// [`copy_into`](DictTensor::copy_into) has read it (a mapped checkpoint drops the
+    /// pages it has copied).
+    pub fn with_release(mut self, release: &'a dyn ReleaseBytes) -> Self {
+        self.release = Release(Some(release));
+        self
     }
 
     /// The shape (`[]` for a 0-d tensor).
@@ -242,28 +295,25 @@ impl<'a> DictTensor<'a> {
     }
 
     /// Copies the elements into `out`, cast to `A` (torch casts state to its parameter's
-    /// dtype on load): one pass, straight from the bytes.
+    /// dtype on load): one pass, straight from the bytes, a block at a time, each block
+    /// released once read (see [`with_release`](DictTensor::with_release)).
     ///
     /// # Panics
     /// If `out` does not have [`len`](DictTensor::len) elements: callers check shapes first.
     pub fn copy_into<A: Float>(&self, out: &mut [A]) {
+        /// Elements per block: large enough that releasing costs nothing, small enough that
+        /// a block's source stays in cache.
+        const BLOCK: usize = 1 << 16;
         assert_eq!(
             out.len(),
             self.len(),
             "a tensor is copied into a buffer of its own length"
         );
-        match self.dtype {
-            DType::F32 => {
-                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(4)) {
-                    let b: [u8; 4] = [b[0], b[1], b[2], b[3]];
-                    *o = A::from_f64(f32::from_le_bytes(b) as f64);
-                }
-            }
-            DType::F64 => {
-                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(8)) {
-                    let b: [u8; 8] = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
-                    *o = A::from_f64(f64::from_le_bytes(b));
-                }
+        let size = self.dtype.size();
+        for (out, bytes) in out.chunks_mut(BLOCK).zip(self.bytes.chunks(BLOCK * size)) {
+            convert(self.dtype, bytes, out);
+            if let Some(release) = self.release.0 {
+                release.release(bytes);
             }
         }
     }
@@ -281,6 +331,40 @@ impl<'a> DictTensor<'a> {
             shape: self.shape,
             dtype: self.dtype,
             bytes: Cow::Owned(self.bytes.into_owned()),
+            release: Release::default(),
+        }
+    }
+
+    /// The same tensor, borrowing this one's bytes.
+    pub fn borrow(&self) -> DictTensor<'_> {
+        DictTensor {
+            shape: self.shape.clone(),
+            dtype: self.dtype,
+            bytes: Cow::Borrowed(&self.bytes),
+            release: self.release,
+        }
+    }
+}
+
+/// Little-endian `dtype` elements to `A`: a plain copy when the types agree (on
+/// little-endian targets), else one conversion per element.
+fn convert<A: Float>(dtype: DType, bytes: &[u8], out: &mut [A]) {
+    if dtype == A::DTYPE && cfg!(target_endian = "little") {
+        crate::float::memory_bytes_mut(out).copy_from_slice(bytes);
+        return;
+    }
+    match dtype {
+        DType::F32 => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                let b: [u8; 4] = [b[0], b[1], b[2], b[3]];
+                *o = A::from_f64(f32::from_le_bytes(b) as f64);
+            }
+        }
+        DType::F64 => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+                let b: [u8; 8] = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+                *o = A::from_f64(f64::from_le_bytes(b));
+            }
         }
     }
 }
@@ -510,11 +594,7 @@ fn borrow_value<'b>(value: &'b DictValue<'_>) -> DictValue<'b> {
         DictValue::Str(s) => DictValue::Str(s.clone()),
         DictValue::List(items) => DictValue::List(items.iter().map(borrow_value).collect()),
         DictValue::Map(map) => DictValue::Map(borrow_map(map)),
-        DictValue::Tensor(t) => DictValue::Tensor(DictTensor {
-            shape: t.shape.clone(),
-            dtype: t.dtype,
-            bytes: Cow::Borrowed(&t.bytes),
-        }),
+        DictValue::Tensor(t) => DictValue::Tensor(t.borrow()),
     }
 }
 
