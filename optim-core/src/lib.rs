@@ -43,7 +43,7 @@ pub use float::{DType, Float};
 pub use group::ParamGroup;
 pub use hyper::Hyperparameters;
 pub use isa::Isa;
-pub use json::{tree_from_json, tree_to_json};
+pub use json::{tree_from_json, tree_to_json, write_tree_json};
 pub use optimizer::Optimizer;
 pub use option_value::OptionValue;
 pub use param::{Param, ParamId};

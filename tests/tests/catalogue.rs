@@ -26,7 +26,7 @@ use optim_tests::snapshot::Snapshot;
 use optimizers::ndarray::{ArrayD, array};
 use optimizers::{
     Adam, AdamOptions, AdamW, AdamWOptions, DictTensor, DictValue, Error, Float, Lbfgs, LbfgsOptions, Map, Optimizer,
-    Param, ParamGroup, Result, Rule, Sgd, SgdOptions, StateDict, registry,
+    Param, ParamGroup, Result, Rule, Sgd, SgdOptions, StateDict, checkpoint, registry,
 };
 
 // ----- the subjects --------------------------------------------------------------------------
@@ -1270,7 +1270,7 @@ fn cases() -> Vec<Case> {
         c(
             "json-not-a-state-dict",
             "a JSON file that is not a state dict (no `param_groups`)",
-            "load the file `state_dict().save(...)` wrote",
+            "load the file `checkpoint::save` wrote",
             "Json",
             "the state dict has no `param_groups`",
             |e| matches!(e, Error::Json { .. }),
@@ -1287,14 +1287,14 @@ fn cases() -> Vec<Case> {
         ),
         c(
             "checkpoint-missing-file",
-            "`StateDict::load` of a file that does not exist",
+            "`checkpoint::load` of a file that does not exist",
             "check the path; the message names it and gives the system's reason",
             "Io",
             "cannot read /nonexistent/optim/checkpoint.json",
             |e| matches!(e, Error::Io { action: "read", .. }),
             || {
                 trial(sgd().0, |o| {
-                    o.load_state_dict(&StateDict::load("/nonexistent/optim/checkpoint.json")?)
+                    o.load_state_dict(&checkpoint::load("/nonexistent/optim/checkpoint.json")?.state_dict()?)
                 })
             },
         ),
@@ -1347,12 +1347,12 @@ fn nonfinite_closure(what: &'static str) -> Trial {
 /// Resumes from the checkpoint at `path` when there is one this optimizer can take;
 /// returns whether it did.
 fn resume(opt: &mut Optimizer<Adam, f64>, path: &Path) -> Result<bool> {
-    let dict = match StateDict::load(path) {
-        Ok(dict) => dict,
+    let file = match checkpoint::load(path) {
+        Ok(file) => file,
         Err(Error::Io { .. }) => return Ok(false), // no checkpoint yet: start afresh
         Err(e) => return Err(e),                   // a damaged file: stop and say so
     };
-    match opt.load_state_dict(&dict) {
+    match opt.load_state_dict(&file.state_dict()?) {
         Ok(()) => Ok(true),
         // The model changed since the checkpoint was written. Every renamed, missing or
         // reshaped parameter is listed, and nothing was loaded.
@@ -1374,7 +1374,7 @@ fn errors_are_handled_by_their_variant_and_fields() {
     let path = dir.join("checkpoint.json");
     let (mut opt, _) = adam();
     assert!(!resume(&mut opt, &path).unwrap(), "no checkpoint yet");
-    opt.state_dict().save(&path).unwrap();
+    checkpoint::save(&path, &opt.state_dict()).unwrap();
     let (mut other, _) = adam();
     assert!(resume(&mut other, &path).unwrap(), "the same model resumes");
     // a renamed model does not resume, and keeps its state
