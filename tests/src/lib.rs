@@ -2,7 +2,8 @@
 //! functions of the PyTorch reference fixtures and reading those fixtures; a plain-loop
 //! reference implementation of SGD and Adam; snapshots of an optimizer (to show that a
 //! failed operation changed nothing); a seeded random number generator; and the subjects and
-//! properties of the `load_state_dict` fuzzing (`tests/tests/mutation.rs`, `fuzz/`).
+//! properties of the `load_state_dict` fuzzing (`tests/tests/mutation.rs`, `fuzz/`); trees
+//! compared bit for bit and scratch directories for checkpoint files.
 
 pub mod fixture;
 pub mod fuzzing;
@@ -10,6 +11,7 @@ pub mod problems;
 pub mod reference;
 pub mod rng;
 pub mod snapshot;
+pub mod trees;
 
 /// The README's code sample, compiled and run as a doctest so that it cannot drift.
 #[doc = include_str!("../../README.md")]
