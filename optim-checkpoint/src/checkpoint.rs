@@ -230,7 +230,7 @@ fn read(path: &Path, key: Option<&str>) -> optim_core::Result<Checkpoint> {
                     None => &object,
                     Some(key) => object.as_dict().and_then(|d| d.get_str(key)).ok_or_else(|| {
                         let found = match object.as_dict() {
-                            Some(d) => d.iter().map(|(k, _)| format!("{k:?}")).collect::<Vec<_>>().join(", "),
+                            Some(d) => d.iter().map(|(k, _)| key_text(k)).collect::<Vec<_>>().join(", "),
                             None => format!("none: the root is a {}", object.type_name()),
                         };
                         Error::MissingEntry {
@@ -268,6 +268,18 @@ fn read(path: &Path, key: Option<&str>) -> optim_core::Result<Checkpoint> {
         }
     };
     finish(path, format, files, root, key)
+}
+
+/// A dict key as Python prints it: `"optimizer"`, `3`.
+fn key_text(key: &pt::Key<'_>) -> String {
+    match key {
+        pt::Key::Str(s) => format!("{s:?}"),
+        pt::Key::Int(i) => i.to_string(),
+        pt::Key::Float(x) => format!("{x:?}"),
+        pt::Key::Bool(b) => if *b { "True" } else { "False" }.to_string(),
+        pt::Key::None => "None".to_string(),
+        other => format!("{other:?}"),
+    }
 }
 
 fn finish(
@@ -321,7 +333,23 @@ impl Checkpoint {
     /// The tree as a state dict (checking its layout: `state`, `param_groups`, ...), its
     /// tensors borrowing the file: `opt.load_state_dict(&checkpoint.state_dict()?)`.
     pub fn state_dict(&self) -> optim_core::Result<StateDict<'_>> {
-        StateDict::from_tree(self.tree())
+        StateDict::from_tree(self.tree()).map_err(|e| match (e, &self.root) {
+            // A training checkpoint read whole: say which entry to read.
+            (optim_core::Error::Format { message }, Node::Map(entries)) => {
+                let entry = entries.iter().find(|(_, node)| {
+                    matches!(node, Node::Map(inner) if inner.iter().any(|(k, _)| k == "param_groups"))
+                });
+                optim_core::Error::Format {
+                    message: match entry {
+                        Some((key, _)) => format!(
+                            "{message}; its entry {key:?} is an optimizer's state dict: read it with `load_entry(path, {key:?})`"
+                        ),
+                        None => message,
+                    },
+                }
+            }
+            (e, _) => e,
+        })
     }
 }
 

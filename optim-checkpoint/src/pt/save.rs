@@ -79,12 +79,18 @@ pub(crate) fn save_with_progress(
     file.commit()
 }
 
-/// The bytes of every tensor's storage in `object` (what dominates the file's size).
+/// The bytes of every tensor's storage in `object` (what dominates the file's size); with a
+/// stack of its own, as the tree may nest deeper than the pickler accepts.
 fn tensor_bytes(object: &Object<'_>) -> u64 {
-    match object {
-        Object::Tensor(t) => t.storage_bytes().len() as u64,
-        Object::List(items) | Object::Tuple(items) => items.iter().map(tensor_bytes).sum(),
-        Object::Dict(dict) => dict.iter().map(|(_, v)| tensor_bytes(v)).sum(),
-        _ => 0,
+    let mut total = 0;
+    let mut stack = vec![object];
+    while let Some(object) = stack.pop() {
+        match object {
+            Object::Tensor(t) => total += t.storage_bytes().len() as u64,
+            Object::List(items) | Object::Tuple(items) => stack.extend(items),
+            Object::Dict(dict) => stack.extend(dict.iter().map(|(_, v)| v)),
+            _ => {}
+        }
     }
+    total
 }
