@@ -1,10 +1,12 @@
 //! Support for the workspace's integration tests, examples and benchmarks: the loss
-//! functions of the PyTorch reference fixtures and reading those fixtures; a plain-loop
+//! functions of the PyTorch reference fixtures and reading those fixtures (trajectories and
+//! checkpoints); a plain-loop
 //! reference implementation of SGD and Adam; snapshots of an optimizer (to show that a
 //! failed operation changed nothing); a seeded random number generator; and the subjects and
 //! properties of the `load_state_dict` fuzzing (`tests/tests/mutation.rs`, `fuzz/`); trees
 //! compared bit for bit and scratch directories for checkpoint files.
 
+pub mod checkpoints;
 pub mod fixture;
 pub mod fuzzing;
 pub mod problems;

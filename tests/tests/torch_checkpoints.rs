@@ -21,11 +21,11 @@ mod pt_common;
 use std::path::Path;
 use std::process::ExitCode;
 
+use optim_tests::checkpoints::{CheckpointFixture, TORCH_FLAGS, pt_files};
 use optim_tests::fixture::fixtures_dir;
 use optim_tests::trees::{TempDir, identical, identical_dicts};
 use optimizers::checkpoint::{self, pt};
-use optimizers::ndarray::{ArrayD, IxDyn};
-use optimizers::{DictValue, DynOptimizer, Error, Float, Map, Param, StateDict, registry};
+use optimizers::{DType, DictValue, Error, Float, StateDict};
 use serde_json::Value as Json;
 
 fn main() -> ExitCode {
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     let mut failures = Vec::new();
 
     let mut read = 0;
-    for path in pt_common::pt_files(&dir) {
+    for path in pt_files(&dir) {
         match check_good(&path, &scratch) {
             Ok(()) => {
                 read += 1;
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
     }
 
     let mut refused = 0;
-    for path in pt_common::pt_files(&dir.join("bad")) {
+    for path in pt_files(&dir.join("bad")) {
         match check_bad(&path) {
             Ok(message) => {
                 refused += 1;
@@ -79,15 +79,9 @@ fn name(path: &Path) -> String {
 }
 
 fn check_good(path: &Path, scratch: &TempDir) -> Result<(), String> {
-    let json_path = path.with_extension("json");
-    let text = std::fs::read_to_string(&json_path).map_err(|e| format!("cannot read {}: {e}", json_path.display()))?;
-    let fixture: Json = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json_path.display()))?;
-    let contents = fixture.get("contents").ok_or("the fixture has no `contents`")?;
-    let key = fixture.get("optimizer_key").and_then(Json::as_str);
-    let kind = fixture
-        .get("optimizer")
-        .and_then(Json::as_str)
-        .ok_or("the fixture has no `optimizer`")?;
+    let fixture = CheckpointFixture::load(path)?;
+    let contents = &fixture.contents;
+    let key = fixture.key.as_deref();
 
     // 1. The Python objects, exactly; written again and read back identical.
     let file = pt::PtFile::open(path).map_err(|e| e.to_string())?;
@@ -113,14 +107,9 @@ fn check_good(path: &Path, scratch: &TempDir) -> Result<(), String> {
 
     // 3. Into the optimizer it came from.
     let torch = ckpt.state_dict().map_err(|e| format!("as a state dict: {e}"))?;
-    let params = fixture
-        .get("params")
-        .and_then(Json::as_array)
-        .ok_or("the fixture has no `params`")?;
-    match params.first().and_then(|p| p.get("dtype")).and_then(Json::as_str) {
-        Some("float32") => into_optimizer::<f32>(kind, params, &torch, &ckpt.tree(), scratch),
-        Some("float64") => into_optimizer::<f64>(kind, params, &torch, &ckpt.tree(), scratch),
-        other => Err(format!("parameters of dtype {other:?}")),
+    match fixture.dtype {
+        DType::F32 => into_optimizer::<f32>(&fixture, &torch, &ckpt.tree(), scratch),
+        DType::F64 => into_optimizer::<f64>(&fixture, &torch, &ckpt.tree(), scratch),
     }
 }
 
@@ -168,66 +157,14 @@ fn same_as_json(path: &str, ours: &DictValue<'_>, json: &Json) -> Result<(), Str
     }
 }
 
-/// torch's group entries that say how it ran, not what it computed (the loader ignores them
-/// in dicts written by torch).
-const TORCH_FLAGS: &[&str] = &["foreach", "fused", "capturable", "differentiable", "initial_lr"];
-
-/// The optimizer `kind` over the fixture's parameters (named when the dict names them),
-/// in the dict's groups with its options.
-fn build<A: Float>(kind: &str, params: &[Json], dict: &StateDict<'_>) -> Result<Box<dyn DynOptimizer<A>>, String> {
-    let mut made: Vec<Option<Param<A>>> = Vec::new();
-    for (i, p) in params.iter().enumerate() {
-        let shape: Vec<usize> = p
-            .get("shape")
-            .and_then(Json::as_array)
-            .and_then(|s| s.iter().map(|x| x.as_u64().map(|x| x as usize)).collect())
-            .ok_or_else(|| format!("params[{i}] has no shape"))?;
-        let data: Vec<A> = p
-            .get("data")
-            .and_then(Json::as_array)
-            .and_then(|d| d.iter().map(|x| x.as_f64().map(A::from_f64)).collect())
-            .ok_or_else(|| format!("params[{i}] has no data"))?;
-        let value = ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| format!("params[{i}]: {e}"))?;
-        let name = dict.param_groups.iter().find_map(|g| {
-            let at = g.params.iter().position(|&j| j == i)?;
-            g.param_names.as_ref().map(|names| names[at].clone())
-        });
-        made.push(Some(match name {
-            Some(name) => Param::named(name, value),
-            None => Param::new(value),
-        }));
-    }
-    let groups = dict
-        .param_groups
-        .iter()
-        .map(|g| {
-            let params = g
-                .params
-                .iter()
-                .map(|&i| made.get_mut(i).and_then(Option::take).ok_or(format!("parameter {i}")))
-                .collect::<Result<Vec<_>, _>>()?;
-            // The saved options, so that required ones (SGD's `lr`) are set; the load sets
-            // them again.
-            let options: Map<'static> = g
-                .options
-                .iter()
-                .filter(|(k, _)| !TORCH_FLAGS.contains(k))
-                .map(|(k, v)| (k, v.clone().into_owned()))
-                .collect();
-            Ok((params, options))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    registry::build::<A>(kind, groups, &Map::new()).map_err(|e| format!("building `{kind}`: {e}"))
-}
-
 fn into_optimizer<A: Float>(
-    kind: &str,
-    params: &[Json],
+    fixture: &CheckpointFixture,
     torch: &StateDict<'_>,
     tree: &DictValue<'_>,
     scratch: &TempDir,
 ) -> Result<(), String> {
-    let mut opt = build::<A>(kind, params, torch)?;
+    let kind = fixture.optimizer.as_str();
+    let mut opt = fixture.build::<A>(torch)?;
     opt.load_state_dict(torch)
         .map_err(|e| format!("loading into {kind}: {e}"))?;
     let ours = opt.state_dict();
@@ -242,7 +179,7 @@ fn into_optimizer<A: Float>(
             .state_dict()
             .map_err(|e| format!("the .{ext} as a state dict: {e}"))?;
         identical_dicts(&dict, &ours).map_err(|e| format!(".{ext} round trip: {e}"))?;
-        let mut fresh = build::<A>(kind, params, torch)?;
+        let mut fresh = fixture.build::<A>(torch)?;
         fresh
             .load_state_dict(&dict)
             .map_err(|e| format!("loading the .{ext}: {e}"))?;
