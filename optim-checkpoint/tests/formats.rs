@@ -15,7 +15,7 @@ impl Dir {
     fn new(name: &str) -> Dir {
         let dir = std::env::temp_dir().join(format!("optim-checkpoint-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("a writable temporary directory");
         Dir(dir)
     }
     fn join(&self, name: &str) -> PathBuf {
@@ -31,8 +31,8 @@ impl Drop for Dir {
 
 fn tensor<const N: usize>(shape: &[usize], values: [f64; N], dtype: DType) -> DictValue<'static> {
     DictValue::Tensor(match dtype {
-        DType::F64 => DictTensor::owned(shape, &values).unwrap(),
-        DType::F32 => DictTensor::owned(shape, &values.map(|x| x as f32)).unwrap(),
+        DType::F64 => DictTensor::owned(shape, &values).expect("the values fill the shape"),
+        DType::F32 => DictTensor::owned(shape, &values.map(|x| x as f32)).expect("the values fill the shape"),
     })
 }
 

@@ -29,7 +29,7 @@ impl Dir {
     fn new(name: &str) -> Dir {
         let dir = std::env::temp_dir().join(format!("optim-cli-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("a writable temporary directory");
         Dir(dir)
     }
     fn join(&self, name: &str) -> String {

@@ -5,7 +5,7 @@
 //!
 //! `cargo run -p optimizers --example export_for_torch -- OUT_DIR`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use optim_tests::checkpoints::{CheckpointFixture, pt_files};
 use optim_tests::fixture::fixtures_dir;
@@ -14,7 +14,7 @@ use optimizers::{DType, DynOptimizer, Float, checkpoint};
 fn export<A: Float>(
     fixture: &CheckpointFixture,
     file: &checkpoint::Checkpoint,
-    out: &PathBuf,
+    out: &Path,
     stem: &str,
 ) -> Result<(), String> {
     let dict = file.state_dict().map_err(|e| e.to_string())?;
