@@ -90,7 +90,7 @@ impl Node {
                 // never change.
                 let tensor = DictTensor::from_le_bytes(shape.clone(), *dtype, bytes)
                     .expect("a mapped tensor's range holds its shape, checked when read");
-                DictValue::Tensor(tensor.with_release(mapping))
+                DictValue::Tensor(tensor.with_source(mapping))
             }
         }
     }

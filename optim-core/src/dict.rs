@@ -191,32 +191,42 @@ pub struct DictTensor<'a> {
     shape: Vec<usize>,
     dtype: DType,
     bytes: Cow<'a, [u8]>,
-    release: Release<'a>,
+    source: Source<'a>,
 }
 
-/// What can let go of the memory behind the bytes a tensor borrows once they have been
-/// read: a checkpoint mapped from a file drops the pages it has copied, so that loading
-/// never holds the whole file and the optimizer's new state in memory at once.
+/// Where the bytes a tensor borrows come from, told about each copy out of them
+/// ([`DictTensor::copy_into`]): a checkpoint mapped from a file prepares the destination
+/// (large state tensors get transparent huge pages, which spares most of the page faults of
+/// filling them) and drops the pages it has copied, so that loading never holds the whole
+/// file and the optimizer's new state in memory at once.
 ///
-/// Releasing must not change what the bytes read as: a released part may be read again
-/// (a mapped file's page is then read back from the file).
-pub trait ReleaseBytes: Send + Sync {
+/// Neither hook may change what any bytes read as: a released part may be read again (a
+/// mapped file's page is then read back from the file), and a prepared destination is then
+/// written whole.
+pub trait BytesSource: Send + Sync {
+    /// `out`, the memory of a destination not yet written, is about to receive a whole
+    /// tensor's elements.
+    fn prepare(&self, out: &mut [u8]) {
+        let _ = out;
+    }
     /// `bytes`, a part of a tensor's bytes, has just been read.
-    fn release(&self, bytes: &[u8]);
-}
-
-/// The optional [`ReleaseBytes`] of a tensor; not part of its value (equal tensors may
-/// differ in it).
-#[derive(Clone, Copy, Default)]
-struct Release<'a>(Option<&'a dyn ReleaseBytes>);
-
-impl fmt::Debug for Release<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() { "Release" } else { "None" })
+    fn release(&self, bytes: &[u8]) {
+        let _ = bytes;
     }
 }
 
-impl PartialEq for Release<'_> {
+/// The optional [`BytesSource`] of a tensor; not part of its value (equal tensors may
+/// differ in it).
+#[derive(Clone, Copy, Default)]
+struct Source<'a>(Option<&'a dyn BytesSource>);
+
+impl fmt::Debug for Source<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Source" } else { "None" })
+    }
+}
+
+impl PartialEq for Source<'_> {
     fn eq(&self, _: &Self) -> bool {
         true
     }
@@ -236,7 +246,7 @@ impl<'a> DictTensor<'a> {
             shape,
             dtype,
             bytes,
-            release: Release::default(),
+            source: Source::default(),
         })
     }
 
@@ -257,15 +267,14 @@ impl<'a> DictTensor<'a> {
             shape: Vec::new(),
             dtype: A::DTYPE,
             bytes: Cow::Owned(A::as_le_bytes(&[x]).into_owned()),
-            release: Release::default(),
+            source: Source::default(),
         }
     }
 
-    /// The same tensor, telling `release` about each part of its bytes once
-    /// [`copy_into`](DictTensor::copy_into) has read it (a mapped checkpoint drops the
-    /// pages it has copied).
-    pub fn with_release(mut self, release: &'a dyn ReleaseBytes) -> Self {
-        self.release = Release(Some(release));
+    /// The same tensor, telling `source` about each copy out of its bytes (see
+    /// [`BytesSource`]).
+    pub fn with_source(mut self, source: &'a dyn BytesSource) -> Self {
+        self.source = Source(Some(source));
         self
     }
 
@@ -296,7 +305,7 @@ impl<'a> DictTensor<'a> {
 
     /// Copies the elements into `out`, cast to `A` (torch casts state to its parameter's
     /// dtype on load): one pass, straight from the bytes, a block at a time, each block
-    /// released once read (see [`with_release`](DictTensor::with_release)).
+    /// released once read (see [`with_source`](DictTensor::with_source)).
     ///
     /// # Panics
     /// If `out` does not have [`len`](DictTensor::len) elements: callers check shapes first.
@@ -309,11 +318,14 @@ impl<'a> DictTensor<'a> {
             self.len(),
             "a tensor is copied into a buffer of its own length"
         );
+        if let Some(source) = self.source.0 {
+            source.prepare(crate::float::memory_bytes_mut(out));
+        }
         let size = self.dtype.size();
         for (out, bytes) in out.chunks_mut(BLOCK).zip(self.bytes.chunks(BLOCK * size)) {
             convert(self.dtype, bytes, out);
-            if let Some(release) = self.release.0 {
-                release.release(bytes);
+            if let Some(source) = self.source.0 {
+                source.release(bytes);
             }
         }
     }
@@ -331,7 +343,7 @@ impl<'a> DictTensor<'a> {
             shape: self.shape,
             dtype: self.dtype,
             bytes: Cow::Owned(self.bytes.into_owned()),
-            release: Release::default(),
+            source: Source::default(),
         }
     }
 
@@ -341,7 +353,7 @@ impl<'a> DictTensor<'a> {
             shape: self.shape.clone(),
             dtype: self.dtype,
             bytes: Cow::Borrowed(&self.bytes),
-            release: self.release,
+            source: self.source,
         }
     }
 }

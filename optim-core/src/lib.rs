@@ -36,7 +36,7 @@ mod rule;
 mod state;
 mod state_dict;
 
-pub use dict::{DictGroup, DictTensor, DictValue, Map, ReleaseBytes, StateDict};
+pub use dict::{BytesSource, DictGroup, DictTensor, DictValue, Map, StateDict};
 pub use dyn_optimizer::DynOptimizer;
 pub use error::{AnyError, Error, ErrorKind, GuardKind, ParamRef, Result, Scope, Shared};
 pub use float::{DType, Float};

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::Cursor;
 
-use optim_core::ReleaseBytes;
+use optim_core::BytesSource;
 use zip::{CompressionMethod, ZipArchive};
 
 use crate::{Error, Result};
@@ -20,7 +20,7 @@ pub(crate) struct Archive<'a> {
     bytes: &'a [u8],
     /// Told about every block of a record once its checksum has been computed, so that a
     /// mapped file's pages do not all stay in memory after the check.
-    release: Option<&'a dyn ReleaseBytes>,
+    release: Option<&'a dyn BytesSource>,
     /// `<archive>/`: torch names the folder after the file, and looks every record up under
     /// the folder of the first one.
     prefix: String,
@@ -84,7 +84,7 @@ impl<'a> Archive<'a> {
     }
 
     /// Releases each block of a record once checksummed (a mapped file's pages).
-    pub(crate) fn release(mut self, release: &'a dyn ReleaseBytes) -> Self {
+    pub(crate) fn release(mut self, release: &'a dyn BytesSource) -> Self {
         self.release = Some(release);
         self
     }
