@@ -152,12 +152,12 @@ impl Dict {
                 names: g.param_names.clone(),
             })
             .collect();
-        let name_of = |i: usize| {
-            groups.iter().find_map(|g| {
-                let at = g.params.iter().position(|&p| p == i)?;
-                g.names.as_ref().map(|n| n[at].clone())
-            })
-        };
+        let names: std::collections::HashMap<usize, &String> = groups
+            .iter()
+            .filter_map(|g| Some(g.params.iter().copied().zip(g.names.as_ref()?)))
+            .flatten()
+            .collect();
+        let name_of = |i: usize| names.get(&i).map(|n| n.to_string());
         let state = dict
             .state
             .iter()

@@ -19,7 +19,7 @@
 //! schedules and weight averages.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -383,47 +383,102 @@ fn convert<A: Float>(dtype: DType, bytes: &[u8], out: &mut [A]) {
 
 /// An ordered string-keyed map: a group's options, a parameter's state entries, a tree's
 /// node, in the order they were inserted (so that saved files read like torch's).
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Small maps are searched in order; from [`INDEX_FROM`] entries on a map keeps an index
+/// of its keys, so that the state of 65 536 parameters is built and read in linear time.
+#[derive(Clone, Default)]
 pub struct Map<'a> {
     entries: Vec<(String, DictValue<'a>)>,
+    /// Each key's position, once the map has `INDEX_FROM` entries.
+    index: Option<HashMap<String, usize>>,
+}
+
+/// The size from which a [`Map`] indexes its keys.
+const INDEX_FROM: usize = 32;
+
+impl PartialEq for Map<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl fmt::Debug for Map<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Map").field("entries", &self.entries).finish()
+    }
 }
 
 impl<'a> Map<'a> {
     /// An empty map.
     pub fn new() -> Self {
-        Map { entries: Vec::new() }
+        Map::default()
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.entries.iter().position(|(k, _)| k == key),
+        }
+    }
+
+    /// Appends an entry whose key is new, indexing it.
+    fn push(&mut self, key: String, value: DictValue<'a>) {
+        match &mut self.index {
+            Some(index) => {
+                index.insert(key.clone(), self.entries.len());
+            }
+            None if self.entries.len() + 1 >= INDEX_FROM => {
+                let mut index: HashMap<String, usize> = self
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (k.clone(), i))
+                    .collect();
+                index.insert(key.clone(), self.entries.len());
+                self.index = Some(index);
+            }
+            None => {}
+        }
+        self.entries.push((key, value));
     }
 
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&DictValue<'a>> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.position(key).map(|i| &self.entries[i].1)
     }
 
     /// Sets `key` to `value`, replacing an existing entry in place or appending a new one.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<DictValue<'a>>) {
         let key = key.into();
         let value = value.into();
-        match self.entries.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.entries.push((key, value)),
+        match self.position(&key) {
+            Some(i) => self.entries[i].1 = value,
+            None => self.push(key, value),
         }
     }
 
     /// Appends an entry whose key the caller knows to be new (the readers check).
     pub(crate) fn push_new(&mut self, key: String, value: DictValue<'a>) {
         debug_assert!(!self.contains_key(&key));
-        self.entries.push((key, value));
+        self.push(key, value);
     }
 
     /// Removes and returns the value under `key`.
     pub fn remove(&mut self, key: &str) -> Option<DictValue<'a>> {
-        let pos = self.entries.iter().position(|(k, _)| k == key)?;
-        Some(self.entries.remove(pos).1)
+        let pos = self.position(key)?;
+        let (_, value) = self.entries.remove(pos);
+        if let Some(index) = &mut self.index {
+            index.remove(key);
+            for i in index.values_mut().filter(|i| **i > pos) {
+                *i -= 1;
+            }
+        }
+        Some(value)
     }
 
     /// Whether `key` is present.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
+        self.position(key).is_some()
     }
 
     /// The entries in order.
@@ -450,6 +505,7 @@ impl<'a> Map<'a> {
     pub fn into_owned(self) -> Map<'static> {
         Map {
             entries: self.entries.into_iter().map(|(k, v)| (k, v.into_owned())).collect(),
+            index: self.index,
         }
     }
 }
@@ -759,6 +815,23 @@ mod tests {
     #[test]
     fn numbers_in_descriptions_are_readable() {
         assert_eq!(DictValue::Float(1e308).describe(), "a number (1e308)");
+    }
+
+    #[test]
+    fn large_maps_index_their_keys_and_keep_order() {
+        let mut m = Map::new();
+        for i in 0..100 {
+            m.insert(i.to_string(), DictValue::Int(i));
+        }
+        m.insert("7", DictValue::Int(-7));
+        assert_eq!(m.len(), 100);
+        assert_eq!(m.get("7"), Some(&DictValue::Int(-7)));
+        assert_eq!(m.remove("3"), Some(DictValue::Int(3)));
+        assert_eq!(m.get("99"), Some(&DictValue::Int(99)));
+        assert_eq!(m.keys().nth(3), Some("4"));
+        assert!(!m.contains_key("3"));
+        let small: Map = [("a", 1i64), ("b", 2)].into_iter().collect();
+        assert_eq!(small, [("a", 1i64), ("b", 2)].into_iter().collect::<Map>());
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub(crate) fn node(object: &Object<'_>, files: &[Mapping], file: usize, path: &m
         ),
         Object::Dict(dict) => {
             let mut entries: Vec<(String, Node)> = Vec::with_capacity(dict.len());
+            let mut seen = std::collections::HashSet::with_capacity(dict.len());
             for (key, value) in dict.iter() {
                 let key = match key {
                     Key::Str(s) => s.to_string(),
@@ -45,7 +46,7 @@ pub(crate) fn node(object: &Object<'_>, files: &[Mapping], file: usize, path: &m
                         });
                     }
                 };
-                if entries.iter().any(|(k, _)| *k == key) {
+                if !seen.insert(key.clone()) {
                     return Err(Error::DuplicateKey {
                         path: dotted(path),
                         key,
