@@ -21,7 +21,8 @@
 //!
 //! With `--torch PYTHON`, `benches/torch_ckpt_reference.py` runs next with that Python,
 //! printing torch.save / torch.load of the same state, measured the same way, in the same
-//! run.
+//! run. With `CKPT_BENCH_PHASES=1` in the environment, each load also prints how long
+//! opening the file, making the state dict and `load_state_dict` took.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -163,7 +164,14 @@ fn child(format: &str, layout_name: &str, dir: &Path, repeat: usize) -> Result<(
         let t = Instant::now();
         {
             let file = checkpoint::load(&path)?;
-            fresh.load_state_dict(&file.state_dict()?)?;
+            let t1 = t.elapsed();
+            let dict = file.state_dict()?;
+            let t2 = t.elapsed();
+            fresh.load_state_dict(&dict)?;
+            let t3 = t.elapsed();
+            if std::env::var_os("CKPT_BENCH_PHASES").is_some() {
+                eprintln!("open {t1:?} state_dict {:?} load_state_dict {:?}", t2 - t1, t3 - t2);
+            }
         }
         loads.push(t.elapsed().as_secs_f64() * 1e3);
         peak = peak.max(status_mb("VmHWM:") - before);
