@@ -384,7 +384,7 @@ fn convert<A: Float>(dtype: DType, bytes: &[u8], out: &mut [A]) {
 /// An ordered string-keyed map: a group's options, a parameter's state entries, a tree's
 /// node, in the order they were inserted (so that saved files read like torch's).
 ///
-/// Small maps are searched in order; from [`INDEX_FROM`] entries on a map keeps an index
+/// Small maps are searched in order; from 32 entries on a map keeps an index
 /// of its keys, so that the state of 65 536 parameters is built and read in linear time.
 #[derive(Clone, Default)]
 pub struct Map<'a> {
