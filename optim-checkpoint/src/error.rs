@@ -4,10 +4,12 @@ use std::path::PathBuf;
 
 use crate::pt::DType;
 
-/// Everything that can go wrong reading or writing a checkpoint.
+/// Everything that can go wrong reading or writing a checkpoint file.
 ///
 /// Every variant carries what its message names: the record, the byte offset inside
-/// `data.pkl`, the opcode, the global's `module.name`, the sizes found and expected.
+/// `data.pkl`, the opcode, the global's `module.name`, the tensor, the shard, the sizes
+/// found and expected. The functions that save and load state dicts return
+/// `optim_core::Error::Checkpoint` holding one of these (see [`Error::at`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -348,6 +350,111 @@ pub enum Error {
         found: usize,
     },
 
+    // ----- state dicts and trees in any format -----
+    /// A file name whose extension names no format this crate reads or writes.
+    #[error("cannot tell the checkpoint format from the file name {name:?}: name it *.json, *.safetensors or *.pt")]
+    UnknownFormat {
+        /// The file name.
+        name: String,
+    },
+    /// The file's root has no entry of the name the caller gave (torch's training
+    /// checkpoints keep the optimizer's state dict under a key such as `optimizer`).
+    #[error("the checkpoint has no entry {key:?} (its entries are: {found})")]
+    MissingEntry {
+        /// The key asked for.
+        key: String,
+        /// The keys the root has, comma-separated (or what the root is, if not a dict).
+        found: String,
+    },
+    /// A dict key a state dict or tree cannot have (they are strings, and ints for torch's
+    /// parameter indices).
+    #[error("at {path}: a {found} key cannot be a key of a state dict or tree (keys are strings or ints)")]
+    UnsupportedKey {
+        /// Where, as a dotted path.
+        path: String,
+        /// The key's kind and value.
+        found: String,
+    },
+    /// Two keys of one dict that a state dict tells apart only by their text (`1` and `"1"`).
+    #[error("at {path}: the key {key:?} appears twice (once as an int, once as a string)")]
+    DuplicateKey {
+        /// Where, as a dotted path.
+        path: String,
+        /// The key.
+        key: String,
+    },
+    /// A tensor of an element type a state dict does not hold.
+    #[error(
+        "tensor {tensor} is {dtype}; state dicts hold float32 and float64 tensors (convert it first, e.g. `.float()` in torch)"
+    )]
+    UnsupportedDType {
+        /// The tensor's name or path.
+        tensor: String,
+        /// Its element type.
+        dtype: String,
+    },
+
+    // ----- safetensors -----
+    /// The bytes are not a safetensors file: the header's length, JSON or tensor offsets
+    /// are wrong (as the `safetensors` crate reports them).
+    #[error("not a readable safetensors file: {detail}")]
+    Safetensors {
+        /// What is wrong.
+        detail: String,
+    },
+    /// The tree in the header's metadata is not valid JSON.
+    #[error("the safetensors metadata's `{key}` is not a valid tree: {detail}")]
+    Metadata {
+        /// The metadata key.
+        key: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The tree in the metadata and the tensor entries of the header disagree: a tensor the
+    /// tree names is missing or has another dtype or shape, or an entry is named by nothing.
+    #[error("tensor {tensor}: {problem}")]
+    HeaderMismatch {
+        /// The tensor's name in the file.
+        tensor: String,
+        /// How they disagree.
+        problem: String,
+    },
+    /// The index of a sharded set is not a safetensors index (`weight_map` of tensor names
+    /// to shard files).
+    #[error("malformed safetensors index: {detail}")]
+    Index {
+        /// What is wrong.
+        detail: String,
+    },
+    /// A shard the index lists cannot be opened.
+    #[error("shard {shard} of the set cannot be read: {source}")]
+    MissingShard {
+        /// The shard's file name, as the index gives it.
+        shard: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A shard that was written by another save than the index (a save interrupted while
+    /// renaming its files, or shards copied from elsewhere): loading it would mix two states.
+    #[error(
+        "shard {shard} was written by save {found}, the index by save {expected}: the set is incomplete; save it again"
+    )]
+    ShardMismatch {
+        /// The shard's file name.
+        shard: String,
+        /// The save id in the index.
+        expected: String,
+        /// The save id in the shard.
+        found: String,
+    },
+    /// Splitting into shards was asked of a format that has no shards.
+    #[error("{format} files are not split into shards; only safetensors are")]
+    ShardingUnsupported {
+        /// The format.
+        format: &'static str,
+    },
+
     // ----- writing -----
     /// Writing to the caller's writer failed.
     #[error("cannot write the checkpoint: {source}")]
@@ -370,3 +477,28 @@ pub enum Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// This error as the optimizers' error for the file at `path`: an I/O error stays an
+    /// I/O error (`optim_core::Error::Io`, whose `source.kind()` tells a missing file),
+    /// anything else is `optim_core::Error::Checkpoint` holding this error (match on it with
+    /// `source.downcast_ref::<optim_checkpoint::Error>()`).
+    pub fn at(self, path: impl AsRef<std::path::Path>) -> optim_core::Error {
+        let path = path.as_ref().display().to_string();
+        match self {
+            Error::Io {
+                action,
+                path: file,
+                source,
+            } => optim_core::Error::Io {
+                action,
+                path: file.display().to_string(),
+                source: optim_core::Shared::new(source),
+            },
+            other => optim_core::Error::Checkpoint {
+                path,
+                source: optim_core::Shared::any(other),
+            },
+        }
+    }
+}

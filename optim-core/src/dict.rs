@@ -19,7 +19,8 @@
 //! schedules and weight averages.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
 use crate::error::{Error, Result};
 use crate::float::{DType, Float};
@@ -81,6 +82,15 @@ impl<'a> DictValue<'a> {
             DictValue::Float(x) => Some(*x),
             DictValue::Int(i) => Some(*i as f64),
             _ => None,
+        }
+    }
+
+    /// The value as a scalar: a number, or the element of a one-element tensor (torch keeps
+    /// some scalars of state as 0-d tensors: Adam's `step`, L-BFGS's `ro` and `al`).
+    pub fn as_scalar(&self) -> Option<f64> {
+        match self {
+            DictValue::Tensor(t) if t.len() == 1 => Some(t.to_vec::<f64>()[0]),
+            v => v.as_f64(),
         }
     }
 
@@ -181,6 +191,45 @@ pub struct DictTensor<'a> {
     shape: Vec<usize>,
     dtype: DType,
     bytes: Cow<'a, [u8]>,
+    source: Source<'a>,
+}
+
+/// Where the bytes a tensor borrows come from, told about each copy out of them
+/// ([`DictTensor::copy_into`]): a checkpoint mapped from a file prepares the destination
+/// (large state tensors get transparent huge pages, which spares most of the page faults of
+/// filling them) and drops the pages it has copied, so that loading never holds the whole
+/// file and the optimizer's new state in memory at once.
+///
+/// Neither hook may change what any bytes read as: a released part may be read again (a
+/// mapped file's page is then read back from the file), and a prepared destination is then
+/// written whole.
+pub trait BytesSource: Send + Sync {
+    /// `out`, the memory of a destination not yet written, is about to receive a whole
+    /// tensor's elements.
+    fn prepare(&self, out: &mut [u8]) {
+        let _ = out;
+    }
+    /// `bytes`, a part of a tensor's bytes, has just been read.
+    fn release(&self, bytes: &[u8]) {
+        let _ = bytes;
+    }
+}
+
+/// The optional [`BytesSource`] of a tensor; not part of its value (equal tensors may
+/// differ in it).
+#[derive(Clone, Copy, Default)]
+struct Source<'a>(Option<&'a dyn BytesSource>);
+
+impl fmt::Debug for Source<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Source" } else { "None" })
+    }
+}
+
+impl PartialEq for Source<'_> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// The element count of `shape`, or `None` when it overflows.
@@ -193,7 +242,12 @@ impl<'a> DictTensor<'a> {
     /// not hold exactly the shape's element count.
     pub fn from_le_bytes(shape: Vec<usize>, dtype: DType, bytes: Cow<'a, [u8]>) -> Option<Self> {
         let len = numel(&shape)?.checked_mul(dtype.size())?;
-        (len == bytes.len()).then_some(DictTensor { shape, dtype, bytes })
+        (len == bytes.len()).then_some(DictTensor {
+            shape,
+            dtype,
+            bytes,
+            source: Source::default(),
+        })
     }
 
     /// A tensor borrowing `values` (copied only on big-endian targets), in their own
@@ -213,7 +267,15 @@ impl<'a> DictTensor<'a> {
             shape: Vec::new(),
             dtype: A::DTYPE,
             bytes: Cow::Owned(A::as_le_bytes(&[x]).into_owned()),
+            source: Source::default(),
         }
+    }
+
+    /// The same tensor, telling `source` about each copy out of its bytes (see
+    /// [`BytesSource`]).
+    pub fn with_source(mut self, source: &'a dyn BytesSource) -> Self {
+        self.source = Source(Some(source));
+        self
     }
 
     /// The shape (`[]` for a 0-d tensor).
@@ -242,28 +304,28 @@ impl<'a> DictTensor<'a> {
     }
 
     /// Copies the elements into `out`, cast to `A` (torch casts state to its parameter's
-    /// dtype on load): one pass, straight from the bytes.
+    /// dtype on load): one pass, straight from the bytes, a block at a time, each block
+    /// released once read (see [`with_source`](DictTensor::with_source)).
     ///
     /// # Panics
     /// If `out` does not have [`len`](DictTensor::len) elements: callers check shapes first.
     pub fn copy_into<A: Float>(&self, out: &mut [A]) {
+        /// Elements per block: large enough that releasing costs nothing, small enough that
+        /// a block's source stays in cache.
+        const BLOCK: usize = 1 << 16;
         assert_eq!(
             out.len(),
             self.len(),
             "a tensor is copied into a buffer of its own length"
         );
-        match self.dtype {
-            DType::F32 => {
-                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(4)) {
-                    let b: [u8; 4] = [b[0], b[1], b[2], b[3]];
-                    *o = A::from_f64(f32::from_le_bytes(b) as f64);
-                }
-            }
-            DType::F64 => {
-                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(8)) {
-                    let b: [u8; 8] = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
-                    *o = A::from_f64(f64::from_le_bytes(b));
-                }
+        if let Some(source) = self.source.0 {
+            source.prepare(crate::float::memory_bytes_mut(out));
+        }
+        let size = self.dtype.size();
+        for (out, bytes) in out.chunks_mut(BLOCK).zip(self.bytes.chunks(BLOCK * size)) {
+            convert(self.dtype, bytes, out);
+            if let Some(source) = self.source.0 {
+                source.release(bytes);
             }
         }
     }
@@ -281,53 +343,142 @@ impl<'a> DictTensor<'a> {
             shape: self.shape,
             dtype: self.dtype,
             bytes: Cow::Owned(self.bytes.into_owned()),
+            source: Source::default(),
+        }
+    }
+
+    /// The same tensor, borrowing this one's bytes.
+    pub fn borrow(&self) -> DictTensor<'_> {
+        DictTensor {
+            shape: self.shape.clone(),
+            dtype: self.dtype,
+            bytes: Cow::Borrowed(&self.bytes),
+            source: self.source,
+        }
+    }
+}
+
+/// Little-endian `dtype` elements to `A`: a plain copy when the types agree (on
+/// little-endian targets), else one conversion per element.
+fn convert<A: Float>(dtype: DType, bytes: &[u8], out: &mut [A]) {
+    if dtype == A::DTYPE && cfg!(target_endian = "little") {
+        crate::float::memory_bytes_mut(out).copy_from_slice(bytes);
+        return;
+    }
+    match dtype {
+        DType::F32 => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                let b: [u8; 4] = [b[0], b[1], b[2], b[3]];
+                *o = A::from_f64(f32::from_le_bytes(b) as f64);
+            }
+        }
+        DType::F64 => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+                let b: [u8; 8] = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+                *o = A::from_f64(f64::from_le_bytes(b));
+            }
         }
     }
 }
 
 /// An ordered string-keyed map: a group's options, a parameter's state entries, a tree's
 /// node, in the order they were inserted (so that saved files read like torch's).
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Small maps are searched in order; from 32 entries on a map keeps an index
+/// of its keys, so that the state of 65 536 parameters is built and read in linear time.
+#[derive(Clone, Default)]
 pub struct Map<'a> {
     entries: Vec<(String, DictValue<'a>)>,
+    /// Each key's position, once the map has `INDEX_FROM` entries.
+    index: Option<HashMap<String, usize>>,
+}
+
+/// The size from which a [`Map`] indexes its keys.
+const INDEX_FROM: usize = 32;
+
+impl PartialEq for Map<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl fmt::Debug for Map<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Map").field("entries", &self.entries).finish()
+    }
 }
 
 impl<'a> Map<'a> {
     /// An empty map.
     pub fn new() -> Self {
-        Map { entries: Vec::new() }
+        Map::default()
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.entries.iter().position(|(k, _)| k == key),
+        }
+    }
+
+    /// Appends an entry whose key is new, indexing it.
+    fn push(&mut self, key: String, value: DictValue<'a>) {
+        match &mut self.index {
+            Some(index) => {
+                index.insert(key.clone(), self.entries.len());
+            }
+            None if self.entries.len() + 1 >= INDEX_FROM => {
+                let mut index: HashMap<String, usize> = self
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (k.clone(), i))
+                    .collect();
+                index.insert(key.clone(), self.entries.len());
+                self.index = Some(index);
+            }
+            None => {}
+        }
+        self.entries.push((key, value));
     }
 
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&DictValue<'a>> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.position(key).map(|i| &self.entries[i].1)
     }
 
     /// Sets `key` to `value`, replacing an existing entry in place or appending a new one.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<DictValue<'a>>) {
         let key = key.into();
         let value = value.into();
-        match self.entries.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.entries.push((key, value)),
+        match self.position(&key) {
+            Some(i) => self.entries[i].1 = value,
+            None => self.push(key, value),
         }
     }
 
     /// Appends an entry whose key the caller knows to be new (the readers check).
     pub(crate) fn push_new(&mut self, key: String, value: DictValue<'a>) {
         debug_assert!(!self.contains_key(&key));
-        self.entries.push((key, value));
+        self.push(key, value);
     }
 
     /// Removes and returns the value under `key`.
     pub fn remove(&mut self, key: &str) -> Option<DictValue<'a>> {
-        let pos = self.entries.iter().position(|(k, _)| k == key)?;
-        Some(self.entries.remove(pos).1)
+        let pos = self.position(key)?;
+        let (_, value) = self.entries.remove(pos);
+        if let Some(index) = &mut self.index {
+            index.remove(key);
+            for i in index.values_mut().filter(|i| **i > pos) {
+                *i -= 1;
+            }
+        }
+        Some(value)
     }
 
     /// Whether `key` is present.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
+        self.position(key).is_some()
     }
 
     /// The entries in order.
@@ -354,6 +505,7 @@ impl<'a> Map<'a> {
     pub fn into_owned(self) -> Map<'static> {
         Map {
             entries: self.entries.into_iter().map(|(k, v)| (k, v.into_owned())).collect(),
+            index: self.index,
         }
     }
 }
@@ -510,11 +662,7 @@ fn borrow_value<'b>(value: &'b DictValue<'_>) -> DictValue<'b> {
         DictValue::Str(s) => DictValue::Str(s.clone()),
         DictValue::List(items) => DictValue::List(items.iter().map(borrow_value).collect()),
         DictValue::Map(map) => DictValue::Map(borrow_map(map)),
-        DictValue::Tensor(t) => DictValue::Tensor(DictTensor {
-            shape: t.shape.clone(),
-            dtype: t.dtype,
-            bytes: Cow::Borrowed(&t.bytes),
-        }),
+        DictValue::Tensor(t) => DictValue::Tensor(t.borrow()),
     }
 }
 
@@ -667,6 +815,23 @@ mod tests {
     #[test]
     fn numbers_in_descriptions_are_readable() {
         assert_eq!(DictValue::Float(1e308).describe(), "a number (1e308)");
+    }
+
+    #[test]
+    fn large_maps_index_their_keys_and_keep_order() {
+        let mut m = Map::new();
+        for i in 0..100 {
+            m.insert(i.to_string(), DictValue::Int(i));
+        }
+        m.insert("7", DictValue::Int(-7));
+        assert_eq!(m.len(), 100);
+        assert_eq!(m.get("7"), Some(&DictValue::Int(-7)));
+        assert_eq!(m.remove("3"), Some(DictValue::Int(3)));
+        assert_eq!(m.get("99"), Some(&DictValue::Int(99)));
+        assert_eq!(m.keys().nth(3), Some("4"));
+        assert!(!m.contains_key("3"));
+        let small: Map = [("a", 1i64), ("b", 2)].into_iter().collect();
+        assert_eq!(small, [("a", 1i64), ("b", 2)].into_iter().collect::<Map>());
     }
 
     #[test]

@@ -91,6 +91,14 @@ fn memory_bytes<A: Float>(values: &[A]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), size_of_val(values)) }
 }
 
+/// `values` as mutable bytes in memory order. Sound for `f32` and `f64`: every bit pattern
+/// written through the bytes is a valid float.
+pub(crate) fn memory_bytes_mut<A: Float>(values: &mut [A]) -> &mut [u8] {
+    // SAFETY: as `memory_bytes`; the slice is borrowed mutably for the returned lifetime, so
+    // nothing else reads the floats while their bytes change.
+    unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u8>(), size_of_val(values)) }
+}
+
 impl Float for f32 {
     const DTYPE: DType = DType::F32;
     #[inline(always)]

@@ -18,8 +18,6 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::dict::{DictTensor, DictValue, Map, StateDict};
-use std::path::Path;
-
 use crate::error::{Error, Result, Shared};
 use crate::float::DType;
 
@@ -40,27 +38,6 @@ impl StateDict<'_> {
     pub fn from_json(text: &str) -> Result<StateDict<'static>> {
         StateDict::from_tree(tree_from_json(text)?)
     }
-
-    /// Writes the state dict to a JSON file.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        std::fs::write(path, self.to_json()).map_err(|e| Error::Io {
-            action: "write",
-            path: path.display().to_string(),
-            source: Shared::new(e),
-        })
-    }
-
-    /// Reads a state dict from a JSON file.
-    pub fn load(path: impl AsRef<Path>) -> Result<StateDict<'static>> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            action: "read",
-            path: path.display().to_string(),
-            source: Shared::new(e),
-        })?;
-        StateDict::from_json(&text)
-    }
 }
 
 /// Reads a tree from JSON text.
@@ -71,6 +48,12 @@ pub fn tree_from_json(text: &str) -> Result<DictValue<'static>> {
 /// Writes a tree as compact JSON.
 pub fn tree_to_json(tree: &DictValue<'_>) -> String {
     serde_json::to_string(tree).expect("a tree always serializes to JSON")
+}
+
+/// Writes a tree as compact JSON to `out` as it goes, without the whole text in memory
+/// (what a checkpoint file of JSON is written with).
+pub fn write_tree_json(tree: &DictValue<'_>, out: impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer(out, tree).map_err(std::io::Error::from)
 }
 
 const NAN: &str = "NaN";

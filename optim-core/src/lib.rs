@@ -39,14 +39,14 @@ mod rule;
 mod state;
 mod state_dict;
 
-pub use dict::{DictGroup, DictTensor, DictValue, Map, StateDict};
+pub use dict::{BytesSource, DictGroup, DictTensor, DictValue, Map, StateDict};
 pub use dyn_optimizer::DynOptimizer;
 pub use error::{AnyError, Error, ErrorKind, GuardKind, ParamRef, Result, Scope, Shared};
 pub use float::{DType, Float};
 pub use group::ParamGroup;
 pub use hyper::Hyperparameters;
 pub use isa::Isa;
-pub use json::{tree_from_json, tree_to_json};
+pub use json::{tree_from_json, tree_to_json, write_tree_json};
 pub use optimizer::Optimizer;
 pub use option_value::OptionValue;
 pub use param::{Param, ParamId};

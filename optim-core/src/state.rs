@@ -14,7 +14,7 @@
 //! | `f64` | number (a Python float) | — | `0` |
 //! | `u64`, `usize`, `u32`, `i64` | integer | — | `0` |
 //! | `bool` | boolean | — | `false` |
-//! | `Vec<Option<f64>>` | list of numbers or `null`s | — | empty |
+//! | `Vec<Option<f64>>` | list of numbers (or one-element tensors) or `null`s | — | empty |
 //! | `Vec<Vec<A>>` | list of flat tensors | each `[numel]` | empty |
 //! | `Option<T>` | `T`, or absent | as `T` | `None` |
 //!
@@ -215,10 +215,8 @@ impl<A: Float> StateField<A> for Vec<Vec<A>> {
 /// A scalar entry: a number, or a one-element tensor (torch keeps some scalars, Adam's
 /// `step`, as 0-d tensors), read without casting to the parameters' dtype.
 fn scalar(value: Option<&DictValue<'_>>) -> Result<f64, FieldError> {
-    match value.ok_or(FieldError::Missing)? {
-        DictValue::Tensor(t) if t.len() == 1 => Ok(t.to_vec::<f64>()[0]),
-        v => v.as_f64().ok_or_else(|| type_error("a number", v)),
-    }
+    let v = value.ok_or(FieldError::Missing)?;
+    v.as_scalar().ok_or_else(|| type_error("a number", v))
 }
 
 impl<A: Float> StateField<A> for f64 {
@@ -373,7 +371,7 @@ impl<A: Float> StateField<A> for Vec<Option<f64>> {
                 .iter()
                 .map(|v| match v {
                     DictValue::Null => Ok(None),
-                    v => v.as_f64().map(Some).ok_or_else(|| type_error(expected, v)),
+                    v => v.as_scalar().map(Some).ok_or_else(|| type_error(expected, v)),
                 })
                 .collect(),
             v => Err(type_error(expected, v)),

@@ -561,23 +561,6 @@ fn names_and_indices_of_different_lengths_are_a_format_error() {
 }
 
 #[test]
-fn checkpoint_files_save_and_load_and_io_errors_name_the_path() {
-    let (mut opt, ..) = momentum_opt();
-    train(&mut opt, 0, 2);
-    let path = std::env::temp_dir().join(format!("optim-core-test-{}.json", std::process::id()));
-    opt.state_dict().save(&path).expect("writable");
-    let back = StateDict::load(&path).expect("readable");
-    std::fs::remove_file(&path).expect("cleanup");
-    assert_eq!(back, opt.state_dict());
-    let err = StateDict::load(&path).expect_err("gone");
-    assert!(matches!(err, Error::Io { action: "read", .. }), "{err}");
-    assert!(
-        err.to_string().starts_with(&format!("cannot read {}", path.display())),
-        "{err}"
-    );
-}
-
-#[test]
 fn torch_run_flags_are_ignored_in_torch_dicts_only() {
     let (mut opt, ..) = momentum_opt();
     train(&mut opt, 0, 2);

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use optimizers::ndarray::{Array1, Array2, Axis};
 // ANCHOR: imports
-use optimizers::{Adam, AdamOptions, Optimizer, Param, ParamGroup, StateDict};
+use optimizers::{Adam, AdamOptions, Optimizer, Param, ParamGroup, checkpoint};
 // ANCHOR_END: imports
 
 /// The data, shipped with the repository (and compiled in, so the example runs from anywhere).
@@ -124,9 +124,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Checkpoint: save the optimizer's state, reload it into a fresh optimizer over copies
     // of the parameters, and check that both continue identically.
     let path = std::env::temp_dir().join(format!("optim-quickstart-{}.json", std::process::id()));
-    model.opt.state_dict().save(&path)?;
+    checkpoint::save(&path, &model.opt.state_dict())?;
     let mut resumed = Model::new(model.weights()?, model.bias.to_array().into_dimensionality()?)?;
-    resumed.opt.load_state_dict(&StateDict::load(&path)?)?;
+    resumed.opt.load_state_dict(&checkpoint::load(&path)?.state_dict()?)?;
     std::fs::remove_file(&path)?;
     for _ in 0..50 {
         model.train_epoch(&x_train, &y_train)?;

@@ -22,14 +22,14 @@
 //! |---|---|
 //! | hold a model's weights | [`Param`] (a shared value and gradient), [`ParamGroup`] |
 //! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Adadelta`], [`Adagrad`], [`Adamax`], [`Asgd`], [`NAdam`], [`RAdam`], [`Rmsprop`], [`Rprop`], [`Adafactor`] and their options; [`Optimizer`](struct@Optimizer) is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
-//! | save and resume | [`StateDict`] (torch's layout, plus kind, version and names), its values [`DictValue`], [`DictTensor`], [`Map`] |
+//! | save and resume | [`checkpoint::save`] and [`checkpoint::load`] (`.json`, `.safetensors`, PyTorch's `.pt`), [`StateDict`] (torch's layout, plus kind, version and names), its values [`DictValue`], [`DictTensor`], [`Map`] |
 //! | write an optimizer | `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and one of [`Elementwise`], [`PerTensor`], [`ClosureRule`]; [`StepCount`] for a step count |
 //! | handle failures | [`Error`] (with [`Error::kind`]), [`Result`] |
 //!
 //! This crate is the only dependency a user needs, also to define optimizers; the rest
 //! lives in modules: [`param`] (the guards), [`state`] (state field types, the bundled
-//! optimizers' states), [`dict`], [`error`], [`rule`], [`isa`] (instruction sets) and
-//! [`parallel`].
+//! optimizers' states), [`dict`], [`checkpoint`] (files), [`error`], [`rule`], [`isa`]
+//! (instruction sets) and [`parallel`].
 
 // Lets the derives' absolute paths (`::optimizers::...`) resolve inside this crate too.
 extern crate self as optimizers;
@@ -115,6 +115,38 @@ pub mod rule {
 /// The parts of a state dict, and JSON for its trees.
 pub mod dict {
     pub use optim_core::{DictGroup, DictTensor, DictValue, Map, StateDict, tree_from_json, tree_to_json};
+}
+
+/// Checkpoint files: a state dict (or any tree, a scheduler's) saved and loaded as JSON,
+/// safetensors or PyTorch's `.pt`, chosen by the file's name.
+///
+/// ```
+/// use optimizers::{Adam, AdamOptions, Param, checkpoint, ndarray::array};
+///
+/// let w = Param::named("w", array![1.0f32, -2.0]);
+/// let mut opt = Adam::new([w.clone()], AdamOptions::new())?;
+/// w.set_grad(array![0.5, 0.25])?;
+/// opt.step()?;
+///
+/// let path = std::env::temp_dir().join(format!("optimizers-doc-{}.safetensors", std::process::id()));
+/// checkpoint::save(&path, &opt.state_dict())?;
+///
+/// let mut resumed = Adam::new([w.clone()], AdamOptions::new())?;
+/// let file = checkpoint::load(&path)?;
+/// resumed.load_state_dict(&file.state_dict()?)?; // each tensor copied once, from the file
+/// assert_eq!(resumed.state_dict(), opt.state_dict());
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), optimizers::Error>(())
+/// ```
+///
+/// `.pt` files written here load in PyTorch with `torch.load(path, weights_only=True)` and
+/// `optimizer.load_state_dict`, and `.pt` files written by `torch.save` load here
+/// ([`load_entry`](checkpoint::load_entry) for a training checkpoint's `"optimizer"`).
+/// [`pt`](checkpoint::pt) reads and writes `.pt` files as Python-object trees.
+pub mod checkpoint {
+    pub use optim_checkpoint::{
+        Checkpoint, Error, Format, SaveOptions, load, load_entry, pt, save, save_tree, save_tree_with, save_with,
+    };
 }
 
 /// The error type and the types its variants carry.

@@ -93,7 +93,7 @@ fn invalid_options_are_rejected_with_their_messages() {
     let cases: Vec<(LbfgsOptions, &str)> = vec![
         (
             LbfgsOptions::new().lr(-1.0),
-            "defaults: invalid learning rate: -1 (must be finite and at least 0)",
+            "defaults: invalid learning rate: -1.0 (must be finite and at least 0)",
         ),
         (
             LbfgsOptions::new().lr(f64::NAN),
@@ -113,7 +113,7 @@ fn invalid_options_are_rejected_with_their_messages() {
         ),
         (
             LbfgsOptions::new().tolerance_grad(-1e-7),
-            "defaults: invalid tolerance_grad: -0.0000001 (must be at least 0)",
+            "defaults: invalid tolerance_grad: -1e-7 (must be at least 0)",
         ),
         (
             LbfgsOptions::new().tolerance_grad(f64::NAN),
@@ -121,7 +121,7 @@ fn invalid_options_are_rejected_with_their_messages() {
         ),
         (
             LbfgsOptions::new().tolerance_change(-1.0),
-            "defaults: invalid tolerance_change: -1 (must be at least 0)",
+            "defaults: invalid tolerance_change: -1.0 (must be at least 0)",
         ),
         (
             LbfgsOptions::new().tolerance_change(f64::NAN),

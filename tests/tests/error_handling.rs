@@ -7,21 +7,21 @@ use std::path::Path;
 
 use optim_tests::snapshot::Snapshot;
 use optimizers::ndarray::array;
-use optimizers::{Adam, AdamOptions, Error, Optimizer, Param, ParamGroup, Result, StateDict};
+use optimizers::{Adam, AdamOptions, Error, Optimizer, Param, ParamGroup, Result, checkpoint};
 
 // ANCHOR: resume
 /// Resumes from the checkpoint at `path` when there is one this optimizer can take;
 /// returns whether it did.
 fn resume(opt: &mut Optimizer<Adam, f64>, path: &Path) -> Result<bool> {
-    let dict = match StateDict::load(path) {
-        Ok(dict) => dict,
+    let checkpoint = match checkpoint::load(path) {
+        Ok(checkpoint) => checkpoint,
         // No checkpoint yet: start afresh.
         Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => return Ok(false),
         // A checkpoint that cannot be read (no permission, a directory) or is damaged:
         // stop and say so, rather than train from scratch over it.
         Err(e) => return Err(e),
     };
-    match opt.load_state_dict(&dict) {
+    match opt.load_state_dict(&checkpoint.state_dict()?) {
         Ok(()) => Ok(true),
         // The model changed since the checkpoint was written. Every renamed, missing or
         // reshaped parameter is listed, and nothing was loaded.
@@ -64,7 +64,7 @@ fn resume_acts_on_the_kind_of_error_and_its_fields() {
     assert!(!resume(&mut opt, &path).unwrap(), "no checkpoint yet");
     params[0].set_grad(array![[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]).unwrap();
     opt.step().unwrap();
-    opt.state_dict().save(&path).unwrap();
+    checkpoint::save(&path, &opt.state_dict()).unwrap();
 
     let (mut same, _) = model(false);
     assert!(resume(&mut same, &path).unwrap(), "the same model resumes");
@@ -78,7 +78,9 @@ fn resume_acts_on_the_kind_of_error_and_its_fields() {
 
     // A path that exists but cannot be read as a file is an error, not "no checkpoint".
     let (mut other, _) = model(false);
-    match resume(&mut other, &dir) {
+    let directory = dir.join("a-directory.json");
+    std::fs::create_dir(&directory).unwrap();
+    match resume(&mut other, &directory) {
         Err(Error::Io {
             action: "read", source, ..
         }) => assert_ne!(source.kind(), io::ErrorKind::NotFound),

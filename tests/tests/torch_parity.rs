@@ -3,15 +3,17 @@
 //! feeds it the same gradients (or the same loss through a closure), and compares the
 //! parameters (and loss and counters) after every step and the final state dict with
 //! torch's, within the tolerances of the fixtures' README. For every file it also saves
-//! the state dict as JSON half-way, loads it into a fresh optimizer over fresh copies of
-//! the parameters, continues, and requires bit-identical final parameters and state.
+//! the state dict half-way in every checkpoint format (JSON, safetensors, `.pt`), loads
+//! each into a fresh optimizer over fresh copies of the parameters, continues, and
+//! requires bit-identical final parameters and state.
 //!
 //! A file it cannot interpret (unknown optimizer, option, event, dtype, mode or problem)
 //! fails the run: nothing is skipped.
 
 use optim_tests::fixture::{Fixture, GroupSpec, Mode, StepSpec, fixtures_dir, trajectory_files};
+use optim_tests::trees::TempDir;
 use optimizers::ndarray::{ArrayD, IxDyn};
-use optimizers::{DType, DynOptimizer, Float, Param, StateDict, registry};
+use optimizers::{DType, DynOptimizer, Float, Param, StateDict, checkpoint, registry};
 use serde_json::Value as Json;
 
 /// `|actual − expected| ≤ atol + rtol · |expected|`.
@@ -267,11 +269,17 @@ fn replay<A: Float>(fx: &Fixture, report: &mut Report) -> Result<(), String> {
     let mut opt = build(fx, &params, &fx.groups)?;
     let half = fx.steps.len() / 2;
     let mut groups = fx.groups.clone();
-    let mut checkpoint = None;
+    let mut saved = None;
+    let scratch = TempDir::new("optim-torch-parity");
+    let binary = ["safetensors", "pt"].map(|ext| scratch.join(&format!("half.{ext}")));
 
     for (i, step) in fx.steps.iter().enumerate() {
         if i == half {
-            checkpoint = Some((opt.state_dict().to_json(), values(&params), groups.clone()));
+            let dict = opt.state_dict();
+            for path in &binary {
+                checkpoint::save(path, &dict).map_err(|e| format!("saving at step {half}: {e}"))?;
+            }
+            saved = Some((dict.to_json(), values(&params), groups.clone()));
         }
         apply_events(opt.as_mut(), &params, step).map_err(|e| format!("step {i}: {e}"))?;
         groups.extend(step.add_group.clone());
@@ -311,37 +319,53 @@ fn replay<A: Float>(fx: &Fixture, report: &mut Report) -> Result<(), String> {
     }
     compare_state_dict(report, &opt.state_dict(), &fx.state_dict, state_tol)?;
 
-    // Save half-way, load into a fresh optimizer over fresh copies, continue.
-    let (json, saved_values, saved_groups) = checkpoint.ok_or("a fixture without steps")?;
-    let copies = new_params::<A>(
-        fx.params
-            .iter()
-            .zip(saved_values)
-            .map(|(t, v)| (t.shape.clone(), v.iter().map(|x| x.as_f64()).collect())),
-    );
-    let mut resumed = build(fx, &copies, &saved_groups)?;
-    let dict = StateDict::from_json(&json).map_err(|e| format!("reading the saved state dict: {e}"))?;
-    resumed
-        .load_state_dict(&dict)
-        .map_err(|e| format!("loading the saved state dict: {e}"))?;
-    for (i, step) in fx.steps.iter().enumerate().skip(half) {
-        apply_events(resumed.as_mut(), &copies, step).map_err(|e| format!("resumed step {i}: {e}"))?;
-        run_step(resumed.as_mut(), &copies, &fx.mode).map_err(|e| format!("resumed step {i}: {e}"))?;
-    }
+    // Saved half-way in each format: load into a fresh optimizer over fresh copies, continue.
+    let (json, saved_values, saved_groups) = saved.ok_or("a fixture without steps")?;
     let bits = |ps: &[Param<A>]| -> Vec<u64> {
         ps.iter()
             .flat_map(|p| p.value().iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>())
             .collect()
     };
-    if bits(&copies) != bits(&params) {
-        report.fail(format!(
-            "save at step {half}, load, continue: parameters differ from the uninterrupted run"
+    let files = binary
+        .iter()
+        .map(|path| checkpoint::load(path).map_err(|e| format!("reading the state dict saved half-way: {e}")))
+        .collect::<Result<Vec<_>, String>>()?;
+    let mut dicts = vec![(
+        "JSON",
+        StateDict::from_json(&json).map_err(|e| format!("reading the saved state dict: {e}"))?,
+    )];
+    for (file, format) in files.iter().zip(["safetensors", ".pt"]) {
+        dicts.push((
+            format,
+            file.state_dict()
+                .map_err(|e| format!("reading the {format} file: {e}"))?,
         ));
     }
-    if resumed.state_dict().to_json() != opt.state_dict().to_json() {
-        report.fail(format!(
-            "save at step {half}, load, continue: state differs from the uninterrupted run"
-        ));
+    for (format, dict) in dicts {
+        let copies = new_params::<A>(
+            fx.params
+                .iter()
+                .zip(&saved_values)
+                .map(|(t, v)| (t.shape.clone(), v.iter().map(|x| x.as_f64()).collect())),
+        );
+        let mut resumed = build(fx, &copies, &saved_groups)?;
+        resumed
+            .load_state_dict(&dict)
+            .map_err(|e| format!("loading the {format} state dict: {e}"))?;
+        for (i, step) in fx.steps.iter().enumerate().skip(half) {
+            apply_events(resumed.as_mut(), &copies, step).map_err(|e| format!("resumed step {i}: {e}"))?;
+            run_step(resumed.as_mut(), &copies, &fx.mode).map_err(|e| format!("resumed step {i}: {e}"))?;
+        }
+        if bits(&copies) != bits(&params) {
+            report.fail(format!(
+                "save at step {half} as {format}, load, continue: parameters differ from the uninterrupted run"
+            ));
+        }
+        if resumed.state_dict().to_json() != opt.state_dict().to_json() {
+            report.fail(format!(
+                "save at step {half} as {format}, load, continue: state differs from the uninterrupted run"
+            ));
+        }
     }
     Ok(())
 }

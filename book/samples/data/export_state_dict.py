@@ -1,5 +1,7 @@
 """Exports a torch optimizer's state dict as the JSON that optim reads, and writes the
-small Adam run that the book loads in `tests/saving.rs` (`torch_adam.json`).
+small Adam run that the book loads in `tests/saving.rs` (`torch_adam.json`) and, as a
+training checkpoint saved by `torch.save`, in `tests/checkpoints.rs`
+(`torch_checkpoint.pt`: `{"model": {"weight", "bias"}, "optimizer": ..., "epoch": 3}`).
 
 Run with PyTorch installed: `python export_state_dict.py` (in this directory).
 """
@@ -53,5 +55,7 @@ if __name__ == "__main__":
         opt.step()
         if step == 2:
             export_state_dict(opt, "torch_adam.json")
+            model = {"weight": weight.detach().clone(), "bias": bias.detach().clone()}
+            torch.save({"model": model, "optimizer": opt.state_dict(), "epoch": 3}, "torch_checkpoint.pt")
             print("after 3 steps:", weight.tolist(), bias.tolist())
     print("after 5 steps:", weight.tolist(), bias.tolist())

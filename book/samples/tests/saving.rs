@@ -7,7 +7,9 @@ mod support;
 use std::error::Error as StdError;
 
 use optimizers::ndarray::{Array1, Array2, ArrayD, array};
-use optimizers::{Adam, AdamOptions, DictValue, Error, Optimizer, Param, ParamGroup, Sgd, SgdOptions, StateDict};
+use optimizers::{
+    Adam, AdamOptions, DictValue, Error, Optimizer, Param, ParamGroup, Sgd, SgdOptions, StateDict, checkpoint,
+};
 use support::{assert_snapshot, compact_lists};
 
 type Result<T = (), E = Box<dyn StdError>> = std::result::Result<T, E>;
@@ -69,12 +71,12 @@ fn a_checkpoint_file_resumes_bit_for_bit() -> Result {
     let mut opt = Adam::new([w.clone()], AdamOptions::new().lr(0.1))?;
     train(&w, &mut opt, 0..3)?;
     let saved_value = w.to_array();
-    opt.state_dict().save(&path)?;
+    checkpoint::save(&path, &opt.state_dict())?;
 
     // Later, maybe in another process: rebuild, restore, continue.
     let w2 = Param::named("w", saved_value);
     let mut resumed = Adam::new([w2.clone()], AdamOptions::new().lr(0.1))?;
-    resumed.load_state_dict(&StateDict::load(&path)?)?;
+    resumed.load_state_dict(&checkpoint::load(&path)?.state_dict()?)?;
     train(&w2, &mut resumed, 3..10)?;
 
     train(&w, &mut opt, 3..10)?; // the original, never stopped
@@ -197,7 +199,8 @@ fn state_is_cast_to_the_parameters_dtype() -> Result {
 fn a_run_started_in_pytorch_continues_here() -> Result {
     // A state dict exported from PyTorch by `data/export_state_dict.py`, as it is.
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/torch_adam.json");
-    let dict = StateDict::load(path)?;
+    let file = checkpoint::load(path)?;
+    let dict = file.state_dict()?;
     assert_eq!((dict.kind.as_deref(), dict.version), (None, None)); // torch records neither
 
     // The parameters as torch left them after 3 steps (printed by the script) ...
@@ -231,7 +234,8 @@ fn a_run_started_in_pytorch_continues_here() -> Result {
 fn torchs_implementation_flags_are_errors_in_a_dict_of_ours() -> Result {
     // The same flags in a dict that says it was written here can only be a mistake.
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/torch_adam.json");
-    let mut dict = StateDict::load(path)?;
+    let file = checkpoint::load(path)?;
+    let mut dict = file.state_dict()?;
     dict.kind = Some("adam".into());
     let mut opt = Adam::new(
         [

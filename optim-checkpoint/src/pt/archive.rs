@@ -4,9 +4,13 @@
 use std::collections::HashMap;
 use std::io::Cursor;
 
+use optim_core::BytesSource;
 use zip::{CompressionMethod, ZipArchive};
 
 use crate::{Error, Result};
+
+/// Bytes checksummed per block, each released afterwards (see [`Archive::release`]).
+const CRC_BLOCK: usize = 1 << 20;
 
 /// File format versions torch's reader accepts (`caffe2/serialize/versions.h`).
 const SUPPORTED_VERSIONS: std::ops::RangeInclusive<u64> = 1..=10;
@@ -14,6 +18,9 @@ const SUPPORTED_VERSIONS: std::ops::RangeInclusive<u64> = 1..=10;
 /// The records of a torch zip archive, located inside the file's bytes.
 pub(crate) struct Archive<'a> {
     bytes: &'a [u8],
+    /// Told about every block of a record once its checksum has been computed, so that a
+    /// mapped file's pages do not all stay in memory after the check.
+    release: Option<&'a dyn BytesSource>,
     /// `<archive>/`: torch names the folder after the file, and looks every record up under
     /// the folder of the first one.
     prefix: String,
@@ -68,7 +75,18 @@ impl<'a> Archive<'a> {
                 name: String::from_utf8_lossy(&first_name).into_owned(),
             })?;
         let prefix = String::from_utf8_lossy(&first_name[..=folder_end]).into_owned();
-        Ok(Archive { bytes, prefix, records })
+        Ok(Archive {
+            bytes,
+            release: None,
+            prefix,
+            records,
+        })
+    }
+
+    /// Releases each block of a record once checksummed (a mapped file's pages).
+    pub(crate) fn release(mut self, release: &'a dyn BytesSource) -> Self {
+        self.release = Some(release);
+        self
     }
 
     /// The full name of record `name` in this archive: `<archive>/<name>`.
@@ -111,7 +129,14 @@ impl<'a> Archive<'a> {
             .checked_add(size)
             .and_then(|end| self.bytes.get(start..end))
             .ok_or_else(out_of_bounds)?;
-        let found = crc32fast::hash(data);
+        let mut hasher = crc32fast::Hasher::new();
+        for block in data.chunks(CRC_BLOCK) {
+            hasher.update(block);
+            if let Some(release) = self.release {
+                release.release(block);
+            }
+        }
+        let found = hasher.finalize();
         if found != entry.crc32 {
             return Err(Error::Checksum {
                 record,

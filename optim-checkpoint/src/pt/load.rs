@@ -1,14 +1,12 @@
 //! Reading a `.pt` file: map it, check the container, run the interpreter over `data.pkl`.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-
-use memmap2::Mmap;
+use std::path::Path;
 
 use super::archive::Archive;
 use super::pickle::read::{StorageSource, unpickle};
 use super::{DType, Object};
+use crate::file::Mapping;
 use crate::{Error, Result};
 
 /// A `.pt` file mapped into memory; [`PtFile::load`] gives the tree, whose tensors borrow
@@ -23,8 +21,7 @@ use crate::{Error, Result};
 /// # Ok::<(), optim_checkpoint::Error>(())
 /// ```
 pub struct PtFile {
-    path: PathBuf,
-    map: Mmap,
+    map: Mapping,
 }
 
 impl PtFile {
@@ -34,33 +31,34 @@ impl PtFile {
     /// the mapping lives (the checkpoint writer here never does: it renames a new file over
     /// the old one, which leaves the mapped one intact).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
-        let io = |action, source| Error::Io {
-            action,
-            path: path.clone(),
-            source,
-        };
-        let file = File::open(&path).map_err(|e| io("open", e))?;
-        // SAFETY: the mapping is read-only and private to this value; what a concurrent
-        // writer could change is documented above, as memmap2 requires.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| io("map", e))?;
-        Ok(PtFile { path, map })
+        Ok(PtFile {
+            map: Mapping::open(path.as_ref())?,
+        })
     }
 
     /// The path the file was opened from.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.map.path()
     }
 
     /// The file's bytes.
     pub fn bytes(&self) -> &[u8] {
-        &self.map
+        self.map.bytes()
     }
 
     /// Reads the checkpoint: everything `torch.load(path, weights_only=True)` returns,
-    /// as a tree borrowing tensor data from the mapping.
+    /// as a tree borrowing tensor data from the mapping. The pages read to check the
+    /// records' checksums are released afterwards (read again when the tensors are).
     pub fn load(&self) -> Result<Object<'_>> {
-        load_bytes(&self.map)
+        load_archive(Archive::parse(self.map.bytes())?.release(&self.map))
+    }
+
+    pub(crate) fn mapping(&self) -> &Mapping {
+        &self.map
+    }
+
+    pub(crate) fn into_mapping(self) -> Mapping {
+        self.map
     }
 }
 
@@ -70,7 +68,10 @@ impl PtFile {
 /// format version torch reads), then `data.pkl` is interpreted against the allowlist. Either
 /// the whole tree comes back, or an error: nothing is half-returned and no code is run.
 pub fn load_bytes(bytes: &[u8]) -> Result<Object<'_>> {
-    let archive = Archive::parse(bytes)?;
+    load_archive(Archive::parse(bytes)?)
+}
+
+fn load_archive<'a>(archive: Archive<'a>) -> Result<Object<'a>> {
     archive.check_version()?;
     archive.check_byteorder()?;
     let pickle = archive.record("data.pkl")?;

@@ -32,8 +32,9 @@ mod element;
 mod load;
 mod object;
 mod pickle;
-mod save;
+pub(crate) mod save;
 mod tensor;
+pub(crate) mod tree;
 
 pub use dtype::DType;
 pub use element::Element;

@@ -1,14 +1,13 @@
 //! Writing a `.pt` file that `torch.load(path, weights_only=True)` reads: the records torch
 //! writes, in its order and layout, and the file replaced atomically.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::Write;
+use std::path::Path;
 
 use super::Object;
 use super::archive_writer::{ALIGNMENT, ZipWriter};
 use super::pickle::write::pickle;
+use crate::file::{AtomicFile, Counting};
 use crate::{Error, Result};
 
 /// torch names the archive folder after the file; any name reads back the same, and this
@@ -59,87 +58,39 @@ pub fn write<W: Write>(out: W, object: &Object<'_>) -> Result<W> {
 /// # Ok::<(), optim_checkpoint::Error>(())
 /// ```
 pub fn save(path: impl AsRef<Path>, object: &Object<'_>) -> Result<()> {
-    let path = path.as_ref();
-    let file_name = path.file_name().ok_or_else(|| {
-        io_error("write", path)(io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))
-    })?;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let (temp_path, file) = create_temp(&dir, file_name).map_err(io_error("create a temporary file in", &dir))?;
-    let temp = RemoveOnDrop(Some(temp_path));
-    let temp_path = temp.path();
+    save_with_progress(path.as_ref(), object, None)
+}
 
-    let out = write(BufWriter::with_capacity(1 << 20, file), object).map_err(|e| match e {
-        Error::Write { source } => io_error("write", temp_path)(source),
+/// [`save`], reporting `(bytes written, total)` to `progress` as the file is written.
+pub(crate) fn save_with_progress(
+    path: &Path,
+    object: &Object<'_>,
+    progress: Option<&mut dyn FnMut(u64, u64)>,
+) -> Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    let total = tensor_bytes(object);
+    let temp = file.temp_path().to_path_buf();
+    let mut out = Counting::new(file.writer(), total, progress);
+    write(&mut out, object).map_err(|e| match e {
+        Error::Write { source } => crate::file::io_error("write", &temp)(source),
         other => other,
     })?;
-    let file = out
-        .into_inner()
-        .map_err(|e| io_error("write", temp_path)(e.into_error()))?;
-    file.sync_all().map_err(io_error("sync", temp_path))?;
-    drop(file);
-    fs::rename(temp_path, path).map_err(io_error("rename the temporary file over", path))?;
-    temp.keep();
-    sync_dir(&dir).map_err(io_error("sync the directory", &dir))?;
-    Ok(())
+    out.finish();
+    file.commit()
 }
 
-/// Maps an I/O error to [`Error::Io`] naming the action and the path.
-fn io_error<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> Error + 'p {
-    move |source| Error::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// A new file `.<name>.<pid>.<n>.tmp` beside the target (same file system, so the rename is
-/// atomic). std suffices here: the `tempfile` crate would add rustix and getrandom for it.
-fn create_temp(dir: &Path, file_name: &std::ffi::OsStr) -> io::Result<(PathBuf, File)> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let mut name = std::ffi::OsString::from(".");
-        name.push(file_name);
-        name.push(format!(".{}.{n}.tmp", std::process::id()));
-        let path = dir.join(name);
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(file) => return Ok((path, file)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
+/// The bytes of every tensor's storage in `object` (what dominates the file's size); with a
+/// stack of its own, as the tree may nest deeper than the pickler accepts.
+fn tensor_bytes(object: &Object<'_>) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![object];
+    while let Some(object) = stack.pop() {
+        match object {
+            Object::Tensor(t) => total += t.storage_bytes().len() as u64,
+            Object::List(items) | Object::Tuple(items) => stack.extend(items),
+            Object::Dict(dict) => stack.extend(dict.iter().map(|(_, v)| v)),
+            _ => {}
         }
     }
-}
-
-/// Makes the rename durable: the directory entry is synced too (on Unix).
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    File::open(dir)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
-/// Removes the temporary file unless it was renamed into place.
-struct RemoveOnDrop(Option<PathBuf>);
-
-impl RemoveOnDrop {
-    fn path(&self) -> &Path {
-        self.0.as_deref().unwrap_or(Path::new(""))
-    }
-
-    fn keep(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            // Best effort: the error being reported matters more than a leftover temp file.
-            let _ = fs::remove_file(path);
-        }
-    }
+    total
 }

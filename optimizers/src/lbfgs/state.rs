@@ -261,7 +261,8 @@ impl<A: Float> StateEntries<A> for CurvatureHistory<A> {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                v.as_f64()
+                // torch keeps each `ro` as a 0-d tensor; a number reads the same.
+                v.as_scalar()
                     .ok_or_else(|| value_error("ro", format!("item {i} must be a number, found {}", v.describe())))
             })
             .collect::<Result<_, _>>()?;

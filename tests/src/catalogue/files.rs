@@ -2,7 +2,7 @@
 
 use std::io;
 
-use optimizers::{Error, ErrorKind, StateDict};
+use optimizers::{Error, ErrorKind, checkpoint};
 
 use super::harness::*;
 use super::subjects::*;
@@ -12,7 +12,7 @@ use super::{Area, Case};
 pub const AREA: Area = Area {
     id: "files",
     title: "Reading and writing checkpoints",
-    intro: "`StateDict::load` and `StateDict::from_json` read a checkpoint, `StateDict::save` \
+    intro: "`checkpoint::load` and `StateDict::from_json` read a checkpoint, `checkpoint::save` \
             writes one. A file that cannot be read is [`Io`](#io), text that is not JSON is \
             [`Json`](#json), and JSON that is not a state dict is [`Format`](#format).",
     cases,
@@ -81,7 +81,7 @@ pub fn cases() -> Vec<Case> {
         },
         Case {
             id: "checkpoint-missing-file",
-            cause: "`StateDict::load` of a file that does not exist (no checkpoint yet, or a wrong path)",
+            cause: "`checkpoint::load` of a file that does not exist (no checkpoint yet, or a wrong path)",
             fix: "check the path; to start afresh when there is no checkpoint yet, match `source.kind()` against `io::ErrorKind::NotFound`, as `resume` does at the top of this chapter",
             kind: ErrorKind::Io,
             fragment: "cannot read /nonexistent/optim/checkpoint.json",
@@ -91,30 +91,36 @@ pub fn cases() -> Vec<Case> {
             },
             run: || {
                 trial(sgd().0, |o| {
-                    o.load_state_dict(&StateDict::load("/nonexistent/optim/checkpoint.json")?)
+                    o.load_state_dict(&checkpoint::load("/nonexistent/optim/checkpoint.json")?.state_dict()?)
                 })
             },
         },
         Case {
             id: "checkpoint-is-a-directory",
-            cause: "`StateDict::load` of a path that exists but is a directory",
+            cause: "`checkpoint::load` of a path that exists but is a directory",
             fix: "pass the checkpoint's file; any error but `NotFound` means a checkpoint may be there and cannot be read: stop rather than start afresh",
             kind: ErrorKind::Io,
-            fragment: "cannot read /: ",
-            expect: |e| {
-                matches!(e, Error::Io { action: "read", path, source }
-                    if path == "/" && source.kind() == io::ErrorKind::IsADirectory)
+            fragment: "cannot read /tmp/optim-catalogue-directory.json: ",
+            expect: |e| matches!(e, Error::Io { action: "read", source, .. } if source.kind() != io::ErrorKind::NotFound),
+            run: || {
+                // A directory named like a checkpoint file.
+                let dir = "/tmp/optim-catalogue-directory.json";
+                std::fs::create_dir_all(dir).expect("/tmp is writable");
+                trial(sgd().0, |o| o.load_state_dict(&checkpoint::load(dir)?.state_dict()?))
             },
-            run: || trial(sgd().0, |o| o.load_state_dict(&StateDict::load("/")?)),
         },
         Case {
             id: "checkpoint-save-missing-directory",
-            cause: "`StateDict::save` into a directory that does not exist",
+            cause: "`checkpoint::save` into a directory that does not exist",
             fix: "create the directory first (`std::fs::create_dir_all`)",
             kind: ErrorKind::Io,
-            fragment: "cannot write /nonexistent/optim/checkpoint.json",
-            expect: |e| matches!(e, Error::Io { action: "write", source, .. } if source.kind() == io::ErrorKind::NotFound),
-            run: || trial(sgd().0, |o| o.state_dict().save("/nonexistent/optim/checkpoint.json")),
+            fragment: "cannot create a temporary file in /nonexistent/optim",
+            expect: |e| matches!(e, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound),
+            run: || {
+                trial(sgd().0, |o| {
+                    checkpoint::save("/nonexistent/optim/checkpoint.json", &o.state_dict())
+                })
+            },
         },
     ]
 }

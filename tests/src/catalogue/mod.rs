@@ -46,6 +46,7 @@ pub mod harness;
 pub mod subjects;
 
 pub mod around;
+pub mod checkpoint_files;
 pub mod files;
 pub mod groups;
 pub mod option_checks;
@@ -64,6 +65,7 @@ pub const AREAS: &[Area] = &[
     around::AREA,
     state_dict::AREA,
     files::AREA,
+    checkpoint_files::AREA,
 ];
 
 /// What the user was doing when they went wrong: a section of the chapter.
