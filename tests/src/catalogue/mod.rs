@@ -52,6 +52,7 @@ pub mod files;
 pub mod groups;
 pub mod option_checks;
 pub mod option_checks_adaptive;
+pub mod option_checks_other;
 pub mod options;
 pub mod state_dict;
 pub mod steps;
@@ -64,6 +65,7 @@ pub const AREAS: &[Area] = &[
     options::AREA,
     option_checks::AREA,
     option_checks_adaptive::AREA,
+    option_checks_other::AREA,
     steps::AREA,
     around::AREA,
     state_dict::AREA,
