@@ -180,14 +180,35 @@ fn options_are_checked_in_torchs_order_with_its_messages() -> Result {
         "defaults: weight_decay should be >= 0 but is: -1.0"
     );
     assert!(Adafactor::new([p.clone()], bad.weight_decay(0.0)).is_ok());
-    // Unlike torch, NaN and infinities are refused.
+    // Unlike torch, NaN and infinities are refused, with a message that says why (an
+    // infinity is >= 0), before the bound of the same option.
     assert_eq!(
-        message(AdafactorOptions::new().eps((Some(f64::INFINITY), 1e-3))),
-        "defaults: epsilon1 should be >= 0 but is: inf"
+        message(AdafactorOptions::new().eps((Some(f64::INFINITY), -1.0))),
+        "defaults: epsilon1 should be finite but is: inf"
+    );
+    assert_eq!(
+        message(AdafactorOptions::new().eps((Some(-1.0), f64::INFINITY))),
+        "defaults: epsilon1 should be >= 0 but is: -1.0"
+    );
+    assert_eq!(
+        message(AdafactorOptions::new().eps((None, f64::INFINITY))),
+        "defaults: epsilon2 should be finite but is: inf"
     );
     assert_eq!(
         message(AdafactorOptions::new().d(f64::NAN)),
-        "defaults: clipping threshold d should be >= 1 but is: NaN"
+        "defaults: clipping threshold d should be finite but is: NaN"
+    );
+    assert_eq!(
+        message(AdafactorOptions::new().lr(f64::INFINITY)),
+        "defaults: learning rate should be finite but is: inf"
+    );
+    assert_eq!(
+        message(AdafactorOptions::new().beta2_decay(f64::NEG_INFINITY)),
+        "defaults: beta2_decay should be finite but is: -inf"
+    );
+    assert_eq!(
+        message(AdafactorOptions::new().weight_decay(f64::INFINITY)),
+        "defaults: weight_decay should be finite but is: inf"
     );
     Ok(())
 }

@@ -57,7 +57,8 @@ use passes::{Lerp, Step};
 /// the same element type, so resolving it per parameter gives the same value.
 ///
 /// Differs from torch: NaN and infinite options are rejected (torch accepts an infinite
-/// `lr`, `eps` or `d`).
+/// `lr`, `eps` or `d`), with a message of torch's form that says so (`learning rate should
+/// be finite but is: inf`); the other messages are torch's.
 ///
 /// ```
 /// use optimizers::{Adafactor, AdafactorOptions, Param, ndarray::array};
@@ -76,28 +77,50 @@ use passes::{Lerp, Step};
 #[optimizer(kind = "adafactor", state = AdafactorState, update = per_tensor)]
 pub struct Adafactor {
     /// The cap of the relative step size `ρ`, and the scale of the weight decay.
-    #[hyper(default = 1e-2, range(0.0.., "learning rate should be >= 0 but is: {lr:?}"))]
+    #[hyper(
+        default = 1e-2,
+        finite("learning rate should be finite but is: {lr:?}"),
+        range(0.0.., "learning rate should be >= 0 but is: {lr:?}")
+    )]
     pub lr: f64,
     /// The exponent of the second moment's averaging weight `t^beta2_decay`.
-    #[hyper(default = -0.8, range(..=0.0, "beta2_decay should be <= 0 but is: {beta2_decay:?}"))]
+    #[hyper(
+        default = -0.8,
+        finite("beta2_decay should be finite but is: {beta2_decay:?}"),
+        range(..=0.0, "beta2_decay should be <= 0 but is: {beta2_decay:?}")
+    )]
     pub beta2_decay: f64,
     /// `(ε₁, ε₂)`: the floor of the variance estimate (`None`: the element type's machine
     /// epsilon), and of the parameter's RMS in the step size.
     #[hyper(
         default = (None, 1e-3),
         check(
-            eps.0.is_none_or(|e| e >= 0.0 && e.is_finite()),
+            eps.0.is_none_or(f64::is_finite),
+            "epsilon1 should be finite but is: {:?}",
+            eps.0.unwrap_or_default()
+        ),
+        check(
+            eps.0.is_none_or(|e| e >= 0.0),
             "epsilon1 should be >= 0 but is: {:?}",
             eps.0.unwrap_or_default()
         ),
-        check(eps.1 >= 0.0 && eps.1.is_finite(), "epsilon2 should be >= 0 but is: {:?}", eps.1)
+        check(eps.1.is_finite(), "epsilon2 should be finite but is: {:?}", eps.1),
+        check(eps.1 >= 0.0, "epsilon2 should be >= 0 but is: {:?}", eps.1)
     )]
     pub eps: (Option<f64>, f64),
     /// The clipping threshold of the update's RMS.
-    #[hyper(default = 1.0, range(1.0.., "clipping threshold d should be >= 1 but is: {d:?}"))]
+    #[hyper(
+        default = 1.0,
+        finite("clipping threshold d should be finite but is: {d:?}"),
+        range(1.0.., "clipping threshold d should be >= 1 but is: {d:?}")
+    )]
     pub d: f64,
     /// Decoupled weight decay, scaled by `lr`.
-    #[hyper(default = 0.0, range(0.0.., "weight_decay should be >= 0 but is: {weight_decay:?}"))]
+    #[hyper(
+        default = 0.0,
+        finite("weight_decay should be finite but is: {weight_decay:?}"),
+        range(0.0.., "weight_decay should be >= 0 but is: {weight_decay:?}")
+    )]
     pub weight_decay: f64,
     /// Maximize the objective instead of minimizing it.
     #[hyper(default = false)]

@@ -5,6 +5,7 @@
 
 use std::fmt::Debug;
 
+use optimizers::error::Scope;
 use optimizers::{Error, Float, Lbfgs, Map, Optimizer, Param, Result, Rule, StateDict};
 
 use super::subjects::{lbfgs, quadratic, set_grads, train};
@@ -46,6 +47,12 @@ pub fn construct<T>(params: Vec<Param<f64>>, build: impl FnOnce(Vec<Param<f64>>)
         before,
         after: Snapshot::of_params(&params),
     }
+}
+
+/// Whether `e` is [`Error::InvalidOption`] for `option`, found in `scope`: what a case of a
+/// check on one option expects.
+pub fn invalid_option(e: &Error, scope: Scope, option: &str) -> bool {
+    matches!(e, Error::InvalidOption { scope: s, option: o, .. } if *s == scope && *o == option)
 }
 
 /// Loads a broken copy of the optimizer's state dict: `break_it` gets the dict as it was

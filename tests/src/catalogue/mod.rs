@@ -30,7 +30,9 @@
 //!    that a second area would need belongs in those files, not in the area.
 //! 4. Run the command above and review the diff of `book/src/errors.md`; commit both.
 //!
-//! A new optimizer adds one case per check of its options to `option_checks.rs`, and
+//! A new optimizer adds one case per check of its options to the `option_checks*.rs` area
+//! of its family (SGD, Adam and LBFGS in `option_checks.rs`, the adaptive ones in
+//! `option_checks_adaptive.rs`, ASGD, Rprop and Adafactor in `option_checks_other.rs`), and
 //! cases for its own errors to the area of what the user was doing. A new `Error` variant
 //! needs a section in the chapter (a heading ``### `Name` `` saying what it means and what
 //! to do, then an empty `cases` block as the other sections have): the command refuses to
@@ -50,6 +52,8 @@ pub mod checkpoint_files;
 pub mod files;
 pub mod groups;
 pub mod option_checks;
+pub mod option_checks_adaptive;
+pub mod option_checks_other;
 pub mod options;
 pub mod state_dict;
 pub mod steps;
@@ -61,6 +65,8 @@ pub const AREAS: &[Area] = &[
     groups::AREA,
     options::AREA,
     option_checks::AREA,
+    option_checks_adaptive::AREA,
+    option_checks_other::AREA,
     steps::AREA,
     around::AREA,
     state_dict::AREA,

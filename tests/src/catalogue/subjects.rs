@@ -5,8 +5,9 @@
 
 use optimizers::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, array};
 use optimizers::{
-    Adam, AdamOptions, AdamW, AdamWOptions, Float, Lbfgs, LbfgsOptions, Optimizer, Param, ParamGroup, PerTensor, Rule,
-    Sgd, SgdOptions,
+    Adafactor, AdafactorOptions, Adagrad, AdagradOptions, Adam, AdamOptions, AdamW, AdamWOptions, Asgd, AsgdOptions,
+    Float, Lbfgs, LbfgsOptions, NAdam, NAdamOptions, Optimizer, Param, ParamGroup, PerTensor, Rmsprop, RmspropOptions,
+    Rprop, RpropOptions, Rule, Sgd, SgdOptions,
 };
 
 /// Writes a deterministic gradient, different for each parameter and `step`, into every
@@ -87,6 +88,48 @@ pub fn lbfgs() -> (Optimizer<Lbfgs, f64>, Vec<Param<f64>>) {
         opt.step_with(&mut closure).expect("a valid step");
     }
     (opt, params)
+}
+
+/// The optimizer `build` makes over [`unnamed_params`] (a 2 × 2 matrix and a vector, loaded
+/// by position), two steps taken: the subject of one optimizer's own cases.
+pub fn trained<R: Rule>(
+    build: impl FnOnce(Vec<Param<f64>>) -> optimizers::Result<Optimizer<R, f64>>,
+) -> (Optimizer<R, f64>, Vec<Param<f64>>) {
+    let params = unnamed_params();
+    let mut opt = build(params.clone()).expect("valid");
+    train(&mut opt, &params, 0..2);
+    (opt, params)
+}
+
+/// Adagrad with `lr_decay`, [`trained`].
+pub fn adagrad() -> (Optimizer<Adagrad, f64>, Vec<Param<f64>>) {
+    trained(|p| Adagrad::new(p, AdagradOptions::new().lr_decay(0.01)))
+}
+
+/// NAdam with its defaults, [`trained`]: its `mu_product` is a float32 value.
+pub fn nadam() -> (Optimizer<NAdam, f64>, Vec<Param<f64>>) {
+    trained(|p| NAdam::new(p, NAdamOptions::new()))
+}
+
+/// RMSprop, centered and with momentum (every state entry present), [`trained`].
+pub fn rmsprop() -> (Optimizer<Rmsprop, f64>, Vec<Param<f64>>) {
+    trained(|p| Rmsprop::new(p, RmspropOptions::new().momentum(0.9).centered(true)))
+}
+
+/// ASGD with its defaults, [`trained`]: its `eta` and `mu` are float32 values.
+pub fn asgd() -> (Optimizer<Asgd, f64>, Vec<Param<f64>>) {
+    trained(|p| Asgd::new(p, AsgdOptions::new()))
+}
+
+/// Rprop with its defaults, [`trained`].
+pub fn rprop() -> (Optimizer<Rprop, f64>, Vec<Param<f64>>) {
+    trained(|p| Rprop::new(p, RpropOptions::new()))
+}
+
+/// Adafactor with its defaults, [`trained`]: the matrix keeps `row_var` (`[2, 1]`) and
+/// `col_var` (`[1, 2]`), the vector `variance`.
+pub fn adafactor() -> (Optimizer<Adafactor, f64>, Vec<Param<f64>>) {
+    trained(|p| Adafactor::new(p, AdafactorOptions::new()))
 }
 
 /// What a poisoned [`quadratic`] spoils at its chosen evaluation.
