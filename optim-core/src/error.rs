@@ -9,13 +9,16 @@ use std::fmt::{self, Display};
 use std::ops::Deref;
 use std::sync::Arc;
 
-/// Where an option was found: in the optimizer's defaults or in one of its groups.
+/// Where an option was found: in the optimizer's defaults, in one of its groups, or in a
+/// learning-rate schedule's options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// The optimizer's defaults (the constructor's options over the class defaults).
     Defaults,
     /// Parameter group `n`, counted from 0 in the order groups were added.
     Group(usize),
+    /// The options of a schedule, by its kind (`"steplr"`).
+    Schedule(&'static str),
 }
 
 impl Display for Scope {
@@ -23,6 +26,7 @@ impl Display for Scope {
         match self {
             Scope::Defaults => f.write_str("defaults"),
             Scope::Group(g) => write!(f, "group {g}"),
+            Scope::Schedule(kind) => write!(f, "schedule `{kind}`"),
         }
     }
 }
@@ -503,6 +507,78 @@ pub enum Error {
         source: Shared<AnyError>,
     },
 
+    // ----- schedules -------------------------------------------------------------------------
+    /// A schedule option without a default that the schedule's options do not set
+    /// (`StepLR`'s `step_size`).
+    #[error("schedule `{kind}` needs the option `{option}`, which has no default: set it in the schedule's options")]
+    MissingScheduleOption {
+        /// The schedule's kind.
+        kind: &'static str,
+        /// The option's name.
+        option: &'static str,
+    },
+
+    /// A parameter group the schedule cannot set: added to the optimizer after the schedule
+    /// was built, by a schedule that keeps something per group (its base value, a function,
+    /// a bound) and so has nothing for it. torch fails here too (a `zip` length mismatch or
+    /// a `KeyError`).
+    #[error(
+        "schedule `{kind}` was built for {groups} parameter group(s) and has nothing for group {group}, added after it: build the schedule after adding every group"
+    )]
+    UnscheduledGroup {
+        /// The schedule's kind.
+        kind: &'static str,
+        /// The first group it cannot set.
+        group: usize,
+        /// The groups it was built for.
+        groups: usize,
+    },
+
+    /// A step past the end of a schedule that has one (torch's OneCycleLR: "Tried to step
+    /// {step} times. The specified number of total steps is {total}").
+    #[error("schedule `{kind}`: tried to step {step} times. The specified number of total steps is {total}")]
+    ScheduleFinished {
+        /// The schedule's kind.
+        kind: &'static str,
+        /// The step that was asked for (torch's `last_epoch` after the increment).
+        step: i64,
+        /// The schedule's total number of steps.
+        total: u64,
+    },
+
+    /// An explicit epoch a schedule cannot go to (torch's CosineAnnealingWarmRestarts:
+    /// "Expected non-negative epoch, but got {epoch}").
+    #[error("schedule `{kind}`: expected non-negative epoch, but got {epoch}")]
+    InvalidEpoch {
+        /// The schedule's kind.
+        kind: &'static str,
+        /// The epoch given.
+        epoch: f64,
+    },
+
+    /// A schedule's state dict loaded into a schedule of another kind.
+    #[error(
+        "the state dict comes from the schedule `{found}` and cannot be loaded into `{expected}`: load it into the schedule that saved it"
+    )]
+    WrongSchedule {
+        /// The kind of the schedule loading.
+        expected: &'static str,
+        /// The kind recorded in the state dict.
+        found: String,
+    },
+
+    /// A schedule's state dict with an entry missing, unknown, of the wrong type or
+    /// inconsistent with the rest (checked before anything is loaded).
+    #[error("the state dict of schedule `{kind}`: `{entry}` {problem}")]
+    ScheduleStateDict {
+        /// The schedule's kind.
+        kind: &'static str,
+        /// The entry at fault.
+        entry: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+
     /// A step or `zero_grad` needs a parameter whose value or gradient this thread holds a
     /// guard of (from [`Param::value`](crate::Param::value), `value_mut`, `grad` or
     /// `grad_mut`): waiting for it would wait forever.
@@ -668,6 +744,12 @@ error_kinds!(
     ClosureRequired,
     NonFiniteClosure,
     GuardHeld,
+    MissingScheduleOption,
+    UnscheduledGroup,
+    ScheduleFinished,
+    InvalidEpoch,
+    WrongSchedule,
+    ScheduleStateDict,
     WrongOptimizer,
     UnsupportedVersion,
     GroupCount,

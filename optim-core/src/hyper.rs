@@ -104,6 +104,20 @@ pub fn option_type_error(scope: Scope, option: &str, expected: String, found: &D
     }
 }
 
+/// A value as torch's messages print it (`str()` of the Python value): a string without
+/// quotes, a number as written; anything else described. For `#[hyper(invalid(".. {value}"))]`.
+pub fn value_text(value: &DictValue<'_>) -> String {
+    match value {
+        DictValue::Str(s) => s.clone(),
+        DictValue::Int(i) => i.to_string(),
+        DictValue::Float(x) => format!("{x:?}"),
+        DictValue::Bool(true) => "True".into(),
+        DictValue::Bool(false) => "False".into(),
+        DictValue::Null => "None".into(),
+        other => other.describe(),
+    }
+}
+
 /// The numbers of an option, for the derive's `range` and `finite` checks: a number, or a
 /// tuple or `Option` of numbers (`None` has none).
 #[diagnostic::on_unimplemented(

@@ -36,6 +36,7 @@ pub mod parallel {
     pub use crate::drive::{PARALLEL_CHUNK, PARALLEL_MIN_ELEMENTS};
 }
 mod rule;
+pub mod schedule;
 mod state;
 mod state_dict;
 
@@ -71,13 +72,14 @@ pub mod __private_0_1 {
     pub use crate::error::{Error, Result, Scope};
     pub use crate::float::Float;
     pub use crate::group::ParamGroup;
-    pub use crate::hyper::{Hyperparameters, Numbers, check_option_keys, option_type_error};
+    pub use crate::hyper::{Hyperparameters, Numbers, check_option_keys, option_type_error, value_text};
     pub use crate::isa::Isa;
     pub use crate::optimizer::Optimizer;
     pub use crate::option_value::OptionValue;
     pub use crate::param::Param;
     pub use crate::problem::Problem;
     pub use crate::rule::{ClosureRule, Elementwise, PerTensor, Rule};
+    pub use crate::schedule::{Builder, Engine, MetricScheduler, Schedulable, ScheduleRule, Scheduler, Unbuildable};
     pub use crate::state::{
         FieldError, ShapeCtx, Slices, State, StateEntries, StateError, StateField, check_pass_len, check_state_keys,
         init_shaped, prefetch_tensor, tensor_slice_mut, unpack_shaped,

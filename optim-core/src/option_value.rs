@@ -6,8 +6,8 @@ use std::fmt::Debug;
 use crate::dict::DictValue;
 
 /// A type usable as an optimizer option: `f64`, `f32`, `bool`, integers, `String`,
-/// tuples of options (`betas: (f64, f64)` is a JSON list of two numbers), `Option<T>`
-/// (`None` is JSON `null`), and any type of yours that implements this trait, typically a
+/// tuples of options (`betas: (f64, f64)` is a JSON list of two numbers), `Vec<T>` (a list),
+/// `Option<T>` (`None` is JSON `null`), and any type of yours that implements this trait, typically a
 /// small enum such as a line-search choice.
 ///
 /// ```
@@ -34,7 +34,7 @@ use crate::dict::DictValue;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be the type of an optimizer option",
     label = "not an option type",
-    note = "options can be f64, f32, bool, integers, String, tuples of options, Option<T>, or a type that implements `OptionValue`"
+    note = "options can be f64, f32, bool, integers, String, tuples and Vecs of options, Option<T>, or a type that implements `OptionValue`"
 )]
 pub trait OptionValue: Clone + Debug + PartialEq + Send + Sync + 'static {
     /// What the option accepts, for error messages: `"a number"`, `"a list of 2 numbers"`.
@@ -43,6 +43,13 @@ pub trait OptionValue: Clone + Debug + PartialEq + Send + Sync + 'static {
     fn to_value(&self) -> DictValue<'static>;
     /// Reads the value back; `None` when it has the wrong type or range.
     fn from_value(value: &DictValue<'_>) -> Option<Self>;
+
+    /// After `self` was read from a state dict, takes back from `current` what a state dict
+    /// does not hold (a schedule's functions, written as `null`). Nothing, for every type
+    /// whose value a state dict holds whole.
+    fn restore_unsaved(&mut self, current: &Self) {
+        let _ = current;
+    }
 }
 
 impl OptionValue for f64 {
@@ -154,6 +161,33 @@ impl<T: OptionValue> OptionValue for Option<T> {
             v => T::from_value(v).map(Some),
         }
     }
+    fn restore_unsaved(&mut self, current: &Self) {
+        if let (Some(x), Some(c)) = (self, current) {
+            x.restore_unsaved(c);
+        }
+    }
+}
+
+impl<T: OptionValue> OptionValue for Vec<T> {
+    fn expected() -> String {
+        format!("a list of {}", T::expected())
+    }
+    fn to_value(&self) -> DictValue<'static> {
+        DictValue::List(self.iter().map(T::to_value).collect())
+    }
+    fn from_value(value: &DictValue<'_>) -> Option<Self> {
+        match value {
+            DictValue::List(items) => items.iter().map(T::from_value).collect(),
+            _ => None,
+        }
+    }
+    fn restore_unsaved(&mut self, current: &Self) {
+        if self.len() == current.len() {
+            for (x, c) in self.iter_mut().zip(current) {
+                x.restore_unsaved(c);
+            }
+        }
+    }
 }
 
 macro_rules! tuple_option {
@@ -201,6 +235,7 @@ mod tests {
         round_trip(None::<u64>);
         round_trip(String::from("strong_wolfe"));
         round_trip((1u8, false, 2.5f64));
+        round_trip(vec![20u64, 8, 35, 8]);
     }
 
     #[test]

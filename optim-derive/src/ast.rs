@@ -161,7 +161,7 @@ impl<'a> OptionEnum<'a> {
 }
 
 /// The named fields of a plain struct, or an error naming what the input is instead.
-fn named_fields<'a>(cx: &Ctxt, input: &'a DeriveInput, derive: &str) -> Option<&'a syn::FieldsNamed> {
+pub(crate) fn named_fields<'a>(cx: &Ctxt, input: &'a DeriveInput, derive: &str) -> Option<&'a syn::FieldsNamed> {
     match &input.data {
         Data::Struct(s) => match &s.fields {
             Fields::Named(named) => Some(named),
@@ -186,10 +186,10 @@ fn named_fields<'a>(cx: &Ctxt, input: &'a DeriveInput, derive: &str) -> Option<&
             }
         },
         Data::Enum(e) => {
-            let what = if derive == "State" {
-                "a state's entries"
-            } else {
-                "an optimizer's options"
+            let what = match derive {
+                "State" => "a state's entries",
+                "Schedule" => "a schedule's options",
+                _ => "an optimizer's options",
             };
             cx.error_spanned_by(
                 e.enum_token,
@@ -234,18 +234,7 @@ impl<'a> Hyper<'a> {
             });
         }
         let named = named_fields(cx, input, "Optimizer")?;
-        let fields = named
-            .named
-            .iter()
-            .filter_map(|f| {
-                Some(HyperField {
-                    ident: f.ident.as_ref()?,
-                    ty: &f.ty,
-                    attrs: attr::field(cx, &f.attrs),
-                    docs: f.attrs.iter().filter(|a| a.path().is_ident("doc")).collect(),
-                })
-            })
-            .collect();
+        let fields = hyper_fields(cx, named);
         Some(Hyper {
             ident: &input.ident,
             vis: &input.vis,
@@ -255,6 +244,23 @@ impl<'a> Hyper<'a> {
             generics: &input.generics,
         })
     }
+}
+
+/// The options of a struct's named fields, with their `#[hyper(..)]` attributes and docs
+/// (of an optimizer or a schedule).
+pub(crate) fn hyper_fields<'a>(cx: &Ctxt, named: &'a syn::FieldsNamed) -> Vec<HyperField<'a>> {
+    named
+        .named
+        .iter()
+        .filter_map(|f| {
+            Some(HyperField {
+                ident: f.ident.as_ref()?,
+                ty: &f.ty,
+                attrs: attr::field(cx, &f.attrs),
+                docs: f.attrs.iter().filter(|a| a.path().is_ident("doc")).collect(),
+            })
+        })
+        .collect()
 }
 
 impl<'a> StateStruct<'a> {
@@ -307,6 +313,13 @@ pub fn option_inner(ty: &Type) -> Option<&Type> {
         GenericArgument::Type(inner) if args.args.len() == 1 => Some(inner),
         _ => None,
     }
+}
+
+/// Whether `ty` is a schedule's `PerGroup<T>` (by its last path segment): one value or a
+/// list, whose builder method takes either.
+pub fn is_per_group(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    p.path.segments.last().is_some_and(|s| s.ident == "PerGroup")
 }
 
 /// Whether `ty` is a parameter-shaped tensor of the element type: `ArrayD<A>` or

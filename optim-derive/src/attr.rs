@@ -74,6 +74,9 @@ pub struct FieldAttrs {
     pub range: Option<(Check, Ident)>,
     /// `finite` or `finite("message", args..)` (its `expr` is unused: `true`).
     pub finite: Option<(Check, Ident)>,
+    /// `invalid("message")`: the message when a state dict or config gives a value the
+    /// option's type cannot read (`"mode {value} is unknown!"`); `{value}` is that value.
+    pub invalid: Option<LitStr>,
 }
 
 /// `#[state(..)]` on a field of a state struct.
@@ -110,7 +113,7 @@ fn path_name(path: &Path) -> String {
 }
 
 /// Parses `check = expr` or `check(expr)` / `check(expr, "message", args..)`.
-fn parse_check(meta: &ParseNestedMeta) -> syn::Result<Check> {
+pub(crate) fn parse_check(meta: &ParseNestedMeta) -> syn::Result<Check> {
     if meta.input.peek(syn::Token![=]) {
         let expr: Expr = meta.value()?.parse()?;
         return Ok(Check {
@@ -288,7 +291,7 @@ pub fn container(cx: &Ctxt, attrs: &[Attribute]) -> ContainerAttrs {
     out
 }
 
-/// Parses `#[hyper(required, default = .., check = .., rename = "..")]`.
+/// Parses `#[hyper(required, default = .., check = .., rename = "..", invalid("..")]`.
 pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
     let mut out = FieldAttrs::default();
     each_attr(cx, attrs, "hyper", |meta| {
@@ -321,11 +324,27 @@ pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                 let ident = key_ident(&meta, "finite");
                 set_once(cx, &meta, &mut out.finite, (check, ident));
             }
+            "invalid" => {
+                let expected = |e: syn::Error| {
+                    syn::Error::new(
+                        e.span(),
+                        "`invalid` takes the message for a value a state dict or config gives that the option's type cannot read: `invalid(\"mode {value} is unknown!\")`",
+                    )
+                };
+                let message = if meta.input.peek(syn::Token![=]) {
+                    meta.value()?.parse::<LitStr>().map_err(expected)?
+                } else {
+                    let content;
+                    syn::parenthesized!(content in meta.input);
+                    content.parse::<LitStr>().map_err(expected)?
+                };
+                set_once(cx, &meta, &mut out.invalid, message);
+            }
             _ => {
                 cx.error_spanned_by(
                     &meta.path,
                     format!(
-                        "unknown key `{key}` in #[hyper(..)]: expected `required`, `default`, `range`, `finite`, `check` or `rename`"
+                        "unknown key `{key}` in #[hyper(..)]: expected `required`, `default`, `range`, `finite`, `check`, `rename` or `invalid`"
                     ),
                 );
                 skip_value(&meta)?;
@@ -337,7 +356,7 @@ pub fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
 }
 
 /// `crate = path` or `crate = "path"` (as serde's): the crate the generated code names.
-fn parse_crate(meta: &ParseNestedMeta) -> syn::Result<Path> {
+pub(crate) fn parse_crate(meta: &ParseNestedMeta) -> syn::Result<Path> {
     let value = meta.value()?;
     if value.peek(LitStr) {
         value.parse::<LitStr>()?.parse::<Path>()
@@ -451,7 +470,7 @@ pub fn option_variant(cx: &Ctxt, attrs: &[Attribute]) -> OptionVariantAttrs {
 
 /// Consumes whatever follows an unknown key (`= value` or `(..)`), so that parsing can go
 /// on to the next key and report its errors too.
-fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+pub(crate) fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
     if meta.input.peek(syn::Token![=]) {
         meta.value()?.parse::<Expr>()?;
     } else if meta.input.peek(syn::token::Paren) {

@@ -61,8 +61,22 @@ pub fn hyper(cx: &Ctxt, h: &Hyper) {
             "missing `update`: say how the rule is written with #[optimizer(update = elementwise)], `update = per_tensor` or `update = closure`",
         );
     }
+    kind_and_version(cx, h, "optimizer");
+
+    fields(cx, h, |key| {
+        RESERVED.contains(&key).then(|| {
+            format!("`{key}` is the name of a group's own entry in state dicts: rename the option with #[hyper(rename = \"...\")]")
+        })
+    });
+}
+
+/// Checks `kind` and `version` (of an optimizer or a schedule, `what`).
+pub(crate) fn kind_and_version(cx: &Ctxt, h: &Hyper, what: &str) {
     if let Some(kind) = h.attrs.kind.as_ref().filter(|k| k.value().trim().is_empty()) {
-        cx.error_spanned_by(kind, "`kind` names the optimizer in state dicts and cannot be empty");
+        cx.error_spanned_by(
+            kind,
+            format!("`kind` names the {what} in state dicts and cannot be empty"),
+        );
     }
     if let Some(version) = &h.attrs.version {
         match version.base10_parse::<u32>() {
@@ -70,7 +84,11 @@ pub fn hyper(cx: &Ctxt, h: &Hyper) {
             Ok(_) => {}
         }
     }
+}
 
+/// Checks the options (the fields) of an optimizer or a schedule: `reserved` says why a
+/// state-dict name cannot be an option's (`None` when it can).
+pub(crate) fn fields(cx: &Ctxt, h: &Hyper, reserved: impl Fn(&str) -> Option<String>) {
     let names: Vec<String> = h.fields.iter().map(|f| f.ident.to_string()).collect();
     let mut keys: HashMap<String, &syn::Ident> = HashMap::new();
     for (i, f) in h.fields.iter().enumerate() {
@@ -114,11 +132,8 @@ pub fn hyper(cx: &Ctxt, h: &Hyper) {
         if key.is_empty() {
             cx.error_spanned_by(&key_tokens, "an option's name cannot be empty");
         }
-        if RESERVED.contains(&key.as_str()) {
-            cx.error_spanned_by(
-                &key_tokens,
-                format!("`{key}` is the name of a group's own entry in state dicts: rename the option with #[hyper(rename = \"...\")]"),
-            );
+        if let Some(why) = reserved(&key) {
+            cx.error_spanned_by(&key_tokens, why);
         }
         if let Some(first) = keys.get(&key) {
             cx.error_spanned_by(

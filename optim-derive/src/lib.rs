@@ -1,7 +1,8 @@
 //! # optim-derive
 //!
-//! `#[derive(Optimizer)]`, `#[derive(State)]` and `#[derive(OptionValue)]`: declare an
-//! optimizer's hyperparameters, its per-parameter state and its enum options; get the
+//! `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and
+//! `#[derive(Schedule)]`: declare an optimizer's hyperparameters, its per-parameter state,
+//! its enum options, and a learning-rate schedule's options; get the
 //! options struct, defaults with `required` options, validation, state-dict conversion,
 //! state plumbing and constructors. Use them through the `optimizers` crate, which
 //! re-exports them along with everything the generated code needs. Each derive's
@@ -16,10 +17,13 @@
 
 pub(crate) mod ast;
 mod attr;
+mod attr_schedule;
 mod check;
+mod check_schedule;
 mod ctxt;
 mod expand;
 mod expand_option;
+mod expand_schedule;
 mod expand_state;
 mod expand_variant;
 mod idents;
@@ -41,6 +45,22 @@ pub fn derive_optimizer(input: TokenStream) -> TokenStream {
     };
     check::hyper(&cx, &hyper);
     expand::optimizer(&hyper, cx.check().err()).into()
+}
+
+#[doc = include_str!("../doc/schedule.md")]
+#[proc_macro_derive(Schedule, attributes(schedule, hyper))]
+pub fn derive_schedule(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let cx = Ctxt::default();
+    let Some(schedule) = attr_schedule::schedule(&cx, &input) else {
+        return errors(cx);
+    };
+    check_schedule::schedule(&cx, &schedule);
+    let mut out = expand_schedule::schedule(&schedule, !cx.has_errors());
+    if let Err(e) = cx.check() {
+        out.extend(e.to_compile_error());
+    }
+    out.into()
 }
 
 #[doc = concat!(include_str!("../doc/state.md"), include_str!("../doc/rustdoc-links.md"))]

@@ -1,6 +1,7 @@
 //! Quickstart: logistic regression on the Wisconsin breast-cancer data (569 biopsies, 30
 //! features; `examples/data/README.md`) with Adam, two parameter groups (a larger learning
-//! rate for the bias, as torch users give per-layer rates), a checkpoint saved and
+//! rate for the bias, as torch users give per-layer rates), a warmup-then-cosine schedule
+//! of the learning rates, a checkpoint of the optimizer and the schedule saved and
 //! reloaded, and the test accuracy at the end.
 //!
 //! Run it with `cargo run --release --example quickstart`.
@@ -10,7 +11,8 @@ use std::time::Instant;
 
 use optimizers::ndarray::{Array1, Array2, Axis};
 // ANCHOR: imports
-use optimizers::{Adam, AdamOptions, Optimizer, Param, ParamGroup, checkpoint};
+use optimizers::lr_scheduler::{CosineAnnealingLR, CosineAnnealingLROptions, LinearLR, LinearLROptions, SequentialLR};
+use optimizers::{Adam, AdamOptions, DictValue, Map, Optimizer, Param, ParamGroup, StateDict, checkpoint};
 // ANCHOR_END: imports
 
 /// The data, shipped with the repository (and compiled in, so the example runs from anywhere).
@@ -47,27 +49,40 @@ fn loss_and_grads(x: &Array2<f32>, y: &Array1<f32>, w: &Array1<f32>, b: f32) -> 
 // ANCHOR_END: loss
 
 // ANCHOR: model
-/// A logistic-regression model: its parameters and their optimizer.
+/// The epochs of the whole run: 200 of training, then 50 after the checkpoint.
+const EPOCHS: u64 = 250;
+
+/// A logistic-regression model: its parameters, their optimizer and its schedule.
 struct Model {
     weight: Param<f32>,
     bias: Param<f32>,
     opt: Optimizer<Adam, f32>,
+    sched: SequentialLR,
 }
 
 impl Model {
-    /// The parameters, and Adam with two groups: the weights with weight decay, the bias
-    /// with a 5x learning rate.
+    /// The parameters; Adam with two groups, the weights with weight decay, the bias with a
+    /// 5x learning rate; and a schedule of both learning rates: a linear warmup over 10
+    /// epochs from a tenth of each, then a cosine down to 2e-4 over the other epochs.
     fn new(weight: Array1<f32>, bias: Array1<f32>) -> Result<Self, Box<dyn Error>> {
         let weight = Param::named("linear.weight", weight);
         let bias = Param::named("linear.bias", bias);
-        let opt = Adam::with_groups(
+        let mut opt = Adam::with_groups(
             [
                 ParamGroup::new([weight.clone()]).options(AdamOptions::new().weight_decay(1e-3)),
-                ParamGroup::new([bias.clone()]).options(AdamOptions::new().lr(0.1)),
+                ParamGroup::new([bias.clone()]).options(AdamOptions::new().lr(0.25)),
             ],
-            AdamOptions::new().lr(0.02),
+            AdamOptions::new().lr(0.05),
         )?;
-        Ok(Model { weight, bias, opt })
+        let warmup = LinearLR::builder(LinearLROptions::new().start_factor(0.1).total_iters(10));
+        let cosine = CosineAnnealingLR::builder(CosineAnnealingLROptions::new().t_max(EPOCHS - 10).eta_min(2e-4));
+        let sched = SequentialLR::new(&mut opt, vec![warmup.into(), cosine.into()], [10])?;
+        Ok(Model {
+            weight,
+            bias,
+            opt,
+            sched,
+        })
     }
     // ANCHOR_END: model
 
@@ -76,12 +91,13 @@ impl Model {
     }
 
     // ANCHOR: train_epoch
-    /// One epoch: forward, backward (by hand), step.
+    /// One epoch: forward, backward (by hand), step, and the schedule's step.
     fn train_epoch(&mut self, x: &Array2<f32>, y: &Array1<f32>) -> Result<f32, Box<dyn Error>> {
         let (loss, grad_w, grad_b) = loss_and_grads(x, y, &self.weights()?, self.bias.value()[0]);
         self.weight.set_grad(grad_w)?;
         self.bias.set_grad(Array1::from(vec![grad_b]))?;
         self.opt.step()?;
+        self.sched.step(&mut self.opt)?;
         Ok(loss)
     }
     // ANCHOR_END: train_epoch
@@ -113,20 +129,35 @@ fn main() -> Result<(), Box<dyn Error>> {
     // ANCHOR: training
     let mut model = Model::new(Array1::zeros(x.ncols()), Array1::zeros(1))?;
     for epoch in 0..=200 {
+        let lr = model.sched.get_last_lr()[0]; // the weights' learning rate at this epoch
         let loss = model.train_epoch(&x_train, &y_train)?;
         if epoch % 25 == 0 {
-            println!("epoch {epoch:>3}  loss {loss:.4}");
+            println!("epoch {epoch:>3}  loss {loss:.4}  lr {lr:.2e}");
         }
     }
     // ANCHOR_END: training
 
     // ANCHOR: checkpoint
-    // Checkpoint: save the optimizer's state, reload it into a fresh optimizer over copies
-    // of the parameters, and check that both continue identically.
+    // Checkpoint: save the optimizer's state and the schedule's in one file, reload them
+    // into a fresh model over copies of the parameters, and check that both continue
+    // identically.
     let path = std::env::temp_dir().join(format!("optim-quickstart-{}.json", std::process::id()));
-    checkpoint::save(&path, &model.opt.state_dict())?;
+    let optimizer_state = model.opt.state_dict(); // borrows the state: no copy of the tensors
+    let mut saved = Map::new();
+    saved.insert("optimizer", optimizer_state.to_tree());
+    saved.insert("scheduler", model.sched.state_dict());
+    checkpoint::save_tree(&path, &DictValue::Map(saved))?;
+
     let mut resumed = Model::new(model.weights()?, model.bias.to_array().into_dimensionality()?)?;
-    resumed.opt.load_state_dict(&checkpoint::load(&path)?.state_dict()?)?;
+    let file = checkpoint::load(&path)?;
+    let DictValue::Map(saved) = file.tree() else {
+        return Err("a checkpoint is a map".into());
+    };
+    let optimizer = saved.get("optimizer").ok_or("no optimizer in the checkpoint")?;
+    resumed.opt.load_state_dict(&StateDict::from_tree(optimizer.clone())?)?;
+    resumed
+        .sched
+        .load_state_dict(saved.get("scheduler").ok_or("no schedule in the checkpoint")?)?;
     std::fs::remove_file(&path)?;
     for _ in 0..50 {
         model.train_epoch(&x_train, &y_train)?;

@@ -1,5 +1,6 @@
 //! The derives' documentation (`optim-derive/doc/*.md`: the rustdoc of
-//! `#[derive(Optimizer)]`, `#[derive(State)]` and `#[derive(OptionValue)]`, and the book's
+//! `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and
+//! `#[derive(Schedule)]`, and the book's
 //! "Derive reference"), whose examples are compiled and run here as doctests: a
 //! proc-macro crate cannot use its own derives in its doctests.
 
@@ -11,3 +12,6 @@ pub struct DeriveState;
 
 #[doc = include_str!("../../optim-derive/doc/option_value.md")]
 pub struct DeriveOptionValue;
+
+#[doc = include_str!("../../optim-derive/doc/schedule.md")]
+pub struct DeriveSchedule;

@@ -23,6 +23,7 @@
 //! | hold a model's weights | [`Param`] (a shared value and gradient), [`ParamGroup`] |
 //! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Adadelta`], [`Adagrad`], [`Adamax`], [`Asgd`], [`NAdam`], [`RAdam`], [`Rmsprop`], [`Rprop`], [`Adafactor`] and their options; [`Optimizer`](struct@Optimizer) is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
 //! | save and resume | [`checkpoint::save`] and [`checkpoint::load`] (`.json`, `.safetensors`, PyTorch's `.pt`), [`StateDict`] (torch's layout, plus kind, version and names), its values [`DictValue`], [`DictTensor`], [`Map`] |
+//! | schedule the learning rate | [`lr_scheduler`]: torch's schedulers, and `#[derive(Schedule)]` for your own |
 //! | write an optimizer | `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and one of [`Elementwise`], [`PerTensor`], [`ClosureRule`]; [`StepCount`] for a step count |
 //! | handle failures | [`Error`] (with [`Error::kind`]), [`Result`] |
 //!
@@ -43,6 +44,7 @@ mod asgd;
 #[cfg(doctest)]
 mod derive_reference;
 mod lbfgs;
+pub mod lr_scheduler;
 mod nadam;
 pub mod newton_schulz;
 mod radam;

@@ -27,7 +27,7 @@ fn the_reference_quotes_real_errors() {
     let is_real = |quoted: &str| snapshots.iter().any(|s| s.lines().any(|line| line == quoted));
     let mut quoted = 0;
     let mut unknown = Vec::new();
-    for name in ["optimizer.md", "state.md", "option_value.md"] {
+    for name in ["optimizer.md", "state.md", "option_value.md", "schedule.md"] {
         let text = std::fs::read_to_string(root.join("../optim-derive/doc").join(name)).expect("a reference page");
         let mut in_text = false;
         for (i, line) in text.lines().enumerate() {

@@ -13,7 +13,9 @@
 //! - [`backtracking`]: gradient descent with a backtracking line search, a closure rule
 //!   (it re-evaluates the loss, as LBFGS does);
 //! - [`reference`](mod@reference): one optimizer that uses every key of the derives (the derive reference);
-//! - [`rosenbrock`]: Rosenbrock's function, the problem of the pictures and closure examples.
+//! - [`rosenbrock`]: Rosenbrock's function, the problem of the pictures and closure examples;
+//! - [`schedules`]: two learning-rate schedules torch does not ship (the chapter
+//!   "Learning-rate schedules").
 #![deny(warnings)]
 
 pub mod backtracking;
@@ -22,3 +24,4 @@ pub mod lion;
 pub mod reference;
 pub mod rmsprop;
 pub mod rosenbrock;
+pub mod schedules;

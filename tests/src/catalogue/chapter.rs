@@ -17,6 +17,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use crate::fixture::fixtures_dir;
 use optimizers::ErrorKind;
 
 use super::{AREAS, Outcome};
@@ -128,6 +129,13 @@ fn code(text: &str) -> String {
     format!("{fence} {text} {fence}")
 }
 
+/// `message` with the fixture tree's root written `$OPTIM_FIXTURES`: the cases that read
+/// a fixture file name it by its absolute path, which differs between checkouts, and the
+/// chapter must read the same wherever it is checked.
+fn portable(message: &str) -> String {
+    message.replace(&fixtures_dir().display().to_string(), "$OPTIM_FIXTURES")
+}
+
 /// Every area with its cases.
 fn catalogue(outcomes: &[Outcome]) -> String {
     let mut out = String::new();
@@ -141,7 +149,7 @@ fn catalogue(outcomes: &[Outcome]) -> String {
                 cause = o.case.cause,
                 name = kind.name(),
                 anchor = anchor(kind),
-                message = code(&o.message()),
+                message = code(&portable(&o.message())),
                 fix = o.case.fix,
             ));
         }

@@ -55,6 +55,7 @@ pub mod option_checks;
 pub mod option_checks_adaptive;
 pub mod option_checks_other;
 pub mod options;
+pub mod schedules;
 pub mod state_dict;
 pub mod steps;
 
@@ -69,6 +70,7 @@ pub const AREAS: &[Area] = &[
     option_checks_other::AREA,
     steps::AREA,
     around::AREA,
+    schedules::AREA,
     state_dict::AREA,
     files::AREA,
     checkpoint_files::AREA,

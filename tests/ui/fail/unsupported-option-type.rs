@@ -3,8 +3,8 @@ use optimizers::Optimizer;
 #[derive(Clone, Debug, PartialEq, Optimizer)]
 #[optimizer(state = (), update = per_tensor)]
 pub struct Lion {
-    #[hyper(default = vec![0.9, 0.99])]
-    pub betas: Vec<f64>,
+    #[hyper(default = std::collections::BTreeMap::new())]
+    pub betas: std::collections::BTreeMap<String, f64>,
 }
 
 impl optimizers::PerTensor for Lion {
@@ -13,6 +13,7 @@ impl optimizers::PerTensor for Lion {
         _: optimizers::ndarray::ArrayViewMutD<'_, A>,
         _: optimizers::ndarray::ArrayViewD<'_, A>,
         _: &mut (),
+        _: optimizers::isa::Isa,
     ) {
     }
 }
