@@ -25,3 +25,9 @@ pub mod reference;
 pub mod rmsprop;
 pub mod rosenbrock;
 pub mod schedules;
+
+/// The README's example, run as a doctest so that the first code a visitor reads compiles
+/// and runs (`cargo test --workspace` runs it with this crate's doctests).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeExample;
