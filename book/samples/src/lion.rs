@@ -10,13 +10,13 @@ use optimizers::{Elementwise, Float, Optimizer, State};
 #[optimizer(state = LionState, update = elementwise)]
 pub struct Lion {
     /// Learning rate.
-    #[hyper(required, check(lr >= 0.0, "invalid learning rate: {lr}"))]
+    #[hyper(required, range = 0.0..)]
     pub lr: f64,
-    /// Interpolation (β₁) and momentum (β₂) coefficients.
-    #[hyper(default = (0.9, 0.99), check(betas.0 < 1.0 && betas.1 < 1.0, "invalid betas: {betas:?}"))]
+    /// Interpolation (β₁) and momentum (β₂) coefficients, each in [0, 1).
+    #[hyper(default = (0.9, 0.99), range(0.0..1.0, "invalid beta at index {index}: {value}"))]
     pub betas: (f64, f64),
     /// Decoupled weight decay.
-    #[hyper(default = 0.0, check(weight_decay >= 0.0))]
+    #[hyper(default = 0.0, range = 0.0..)]
     pub weight_decay: f64,
 }
 

@@ -46,11 +46,17 @@ fn lion_checks_its_options_with_its_own_messages() {
     let err = Lion::new([p.clone()], LionOptions::new()).unwrap_err();
     assert_eq!(err, Error::MissingRequiredOption { group: 0, option: "lr" });
     let err = Lion::new([p.clone()], LionOptions::new().lr(0.1).betas((0.9, 1.5))).unwrap_err();
-    assert_eq!(err.to_string(), "defaults: invalid betas: (0.9, 1.5)");
-    let err = Lion::new([p], LionOptions::new().lr(0.1).weight_decay(-1.0)).unwrap_err();
+    assert_eq!(err.to_string(), "defaults: invalid beta at index 1: 1.5");
+    let err = Lion::new([p.clone()], LionOptions::new().lr(0.1).weight_decay(-1.0)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "defaults: invalid weight_decay: -1.0 (must satisfy `weight_decay >= 0.0`)"
+        "defaults: invalid weight_decay: -1.0 (must be finite and at least 0.0)"
+    );
+    // A range refuses infinities too: an infinite learning rate would make every weight inf.
+    let err = Lion::new([p], LionOptions::new().lr(f64::INFINITY)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "defaults: invalid lr: inf (must be finite and at least 0.0)"
     );
 }
 
@@ -99,4 +105,28 @@ fn lion_state_dict_round_trips_and_rejects_bad_dicts_atomically() {
         resumed.step().unwrap();
     }
     assert_eq!(p2.to_array(), p.to_array(), "bit-identical to never stopping");
+}
+
+/// The README and the chapter say how long Lion is: the count of its lines that are
+/// neither blank nor comments must be the number they give.
+#[test]
+fn lions_length_is_what_the_readme_and_the_book_say() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("src/lion.rs")).expect("src/lion.rs");
+    let code = source
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("//"))
+        .count();
+    let readme = std::fs::read_to_string(root.join("../../README.md")).expect("README.md");
+    let chapter = std::fs::read_to_string(root.join("../src/writing-your-own.md")).expect("the chapter");
+    assert!(
+        readme.contains(&format!("Lion: {code} lines of code")),
+        "README.md: Lion has {code} lines of code"
+    );
+    assert!(
+        chapter.contains(&format!("Lion: {code} lines of code ({} with", source.lines().count())),
+        "writing-your-own.md: Lion has {code} lines of code, {} in all",
+        source.lines().count()
+    );
 }
