@@ -77,8 +77,8 @@ impl AdjustLr {
 /// | option | default | valid |
 /// |---|---|---|
 /// | `lr` | 1e-3 | ≥ 0, finite |
-/// | `weight_decay` | 0.1 | ≥ 0, finite |
 /// | `momentum` | 0.95 | ≥ 0, finite |
+/// | `weight_decay` | 0.1 | ≥ 0, finite |
 /// | `nesterov` | true | |
 /// | `ns_coefficients` | (3.4445, -4.775, 2.0315) | |
 /// | `eps` | 1e-7 | |
@@ -123,14 +123,10 @@ impl AdjustLr {
     param_check(
         shape.len() == 2,
         "muon only supports 2D parameters whereas we found a parameter with size: {shape:?}"
-    ),
-    check(weight_decay.is_finite(), "weight decay should be finite but is: {weight_decay:?}"),
-    check(weight_decay >= 0.0, "weight decay should be >= 0 but is: {weight_decay:?}"),
-    check(
-        ns_steps < MAX_STEPS_EXCLUSIVE,
-        "number of steps must be less than 100 for computational efficiency, found ns_steps {ns_steps}"
     )
 )]
+// The options are declared in the order torch checks them (`momentum` before
+// `weight_decay`); torch's groups list `weight_decay` first.
 pub struct Muon {
     /// Learning rate, before the shape adjustment of `adjust_lr_fn`.
     #[hyper(
@@ -139,10 +135,6 @@ pub struct Muon {
         range(0.0.., "learning rate should be >= 0 but is: {lr:?}")
     )]
     pub lr: f64,
-    /// Decoupled weight decay, scaled by the unadjusted `lr`.
-    // Checked on the struct, after `momentum`, in torch's order.
-    #[hyper(default = 0.1)]
-    pub weight_decay: f64,
     /// The momentum buffer's averaging weight (an EMA: `b ← μ b + (1 − μ) g`).
     #[hyper(
         default = 0.95,
@@ -150,6 +142,13 @@ pub struct Muon {
         range(0.0.., "momentum should be >= 0 but is: {momentum:?}")
     )]
     pub momentum: f64,
+    /// Decoupled weight decay, scaled by the unadjusted `lr`.
+    #[hyper(
+        default = 0.1,
+        finite("weight decay should be finite but is: {weight_decay:?}"),
+        range(0.0.., "weight decay should be >= 0 but is: {weight_decay:?}")
+    )]
+    pub weight_decay: f64,
     /// Orthogonalise the Nesterov look-ahead `g + μ (b − g)` instead of the buffer.
     #[hyper(default = true)]
     pub nesterov: bool,
@@ -160,7 +159,13 @@ pub struct Muon {
     #[hyper(default = 1e-7)]
     pub eps: f64,
     /// The Newton–Schulz iterations per step.
-    #[hyper(default = 5)]
+    #[hyper(
+        default = 5,
+        check(
+            ns_steps < MAX_STEPS_EXCLUSIVE,
+            "number of steps must be less than 100 for computational efficiency, found ns_steps {ns_steps}"
+        )
+    )]
     pub ns_steps: usize,
     /// How the learning rate is scaled by the matrix's shape.
     #[hyper(default = AdjustLr::None)]
