@@ -27,6 +27,13 @@ fn load_file(path: &std::path::Path) -> Trial {
     trial(sgd().0, |o| o.load_state_dict(&checkpoint::load(path)?.state_dict()?))
 }
 
+/// `name` in the fixtures' `checkpoints/bad`, the path without `..` (as the chapter shows it,
+/// the same from every checkout: `<checkout>/tests/../../shared` would differ).
+fn bad_file(name: &str) -> std::path::PathBuf {
+    let dir = fixtures_dir();
+    dir.canonicalize().unwrap_or(dir).join("checkpoints/bad").join(name)
+}
+
 /// The checkpoint crate's error inside `e`, if that is what `e` carries.
 fn inner(e: &Error) -> Option<&checkpoint::Error> {
     match e {
@@ -45,7 +52,7 @@ pub fn cases() -> Vec<Case> {
             kind: ErrorKind::Checkpoint,
             fragment: "global posix.system at byte 51 is not in torch's weights_only allowlist",
             expect: |e| matches!(inner(e), Some(checkpoint::Error::ForbiddenGlobal { .. })),
-            run: || load_file(&fixtures_dir().join("checkpoints/bad/evil_global.pt")),
+            run: || load_file(&bad_file("evil_global.pt")),
         },
         Case {
             id: "pt-protocol-5",
@@ -54,7 +61,7 @@ pub fn cases() -> Vec<Case> {
             kind: ErrorKind::Checkpoint,
             fragment: "pickle protocol 5 at byte 0; torch.save writes protocol 2",
             expect: |e| matches!(inner(e), Some(checkpoint::Error::Protocol { .. })),
-            run: || load_file(&fixtures_dir().join("checkpoints/bad/protocol5.pt")),
+            run: || load_file(&bad_file("protocol5.pt")),
         },
         Case {
             id: "pt-short-storage",
@@ -63,7 +70,7 @@ pub fn cases() -> Vec<Case> {
             kind: ErrorKind::Checkpoint,
             fragment: "holds 44 bytes; 12 float32 elements need 48",
             expect: |e| matches!(inner(e), Some(checkpoint::Error::StorageSize { .. })),
-            run: || load_file(&fixtures_dir().join("checkpoints/bad/short_storage.pt")),
+            run: || load_file(&bad_file("short_storage.pt")),
         },
         Case {
             id: "pt-not-a-zip",
@@ -72,7 +79,7 @@ pub fn cases() -> Vec<Case> {
             kind: ErrorKind::Checkpoint,
             fragment: "not a readable zip archive",
             expect: |e| matches!(inner(e), Some(checkpoint::Error::Zip { .. })),
-            run: || load_file(&fixtures_dir().join("checkpoints/bad/not_a_zip.pt")),
+            run: || load_file(&bad_file("not_a_zip.pt")),
         },
         Case {
             id: "checkpoint-unknown-format",
