@@ -337,8 +337,7 @@ fn check_ns_update<A: Float>(
                     ));
                 }
             };
-            let shape = params[j].shape();
-            let &[rows, cols] = &shape[..] else {
+            let &[rows, cols] = params[j].shape() else {
                 return Err(format!("parameter {j} of shape {:?} in a Muon run", params[j].shape()));
             };
             if torch_o.len() != rows * cols || g.len() != rows * cols {
