@@ -96,7 +96,10 @@ impl AdjustLr {
 /// (torch accepts infinities), with a message of torch's form (`learning rate should be
 /// finite but is: inf`); `ns_steps` of 100 or more is refused with the options (torch
 /// accepts it there and raises at the first step); `adjust_lr_fn` takes only the values
-/// above (torch accepts any string assigned to a group later, and then uses ratio 1).
+/// above (torch accepts any string assigned to a group later, and then uses ratio 1). The
+/// options are declared, and so written in a state dict's groups, in the order torch checks
+/// them: `momentum` before `weight_decay`, where torch's groups list `weight_decay` first
+/// (both load either way: entries are found by name).
 ///
 /// ```
 /// use optimizers::{Muon, MuonOptions, Param, ParamGroup, ndarray::array};
