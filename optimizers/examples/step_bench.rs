@@ -7,9 +7,11 @@
 //! ```
 //!
 //! `--opt` sgd | sgdm | adam | adamw | lbfgs | adadelta | adafactor | adagrad | adamax |
-//! asgd | nadam | radam | rmsprop | rprop | all (the last ten with torch's default options);
+//! asgd | nadam | radam | rmsprop | rprop | all (the last ten with torch's default options),
+//! or muon (torch's defaults; not in `all`: it takes matrices only);
 //! `--layout` a (1 x 16,777,216), b (256 x 65,536), c (65,536 x 256), s (1 x 262,144) | all,
-//! or m (one 4096 x 4096 matrix: what Adafactor factors); `--dtype` f32 | f64 | all;
+//! or m (one 4096 x 4096 matrix: what Adafactor factors), q (one 1024 x 1024 matrix), w
+//! (one 1024 x 4096 matrix); without `--layout`, a, and q,w for muon; `--dtype` f32 | f64 | all;
 //! `--threads` a number or a comma-separated list; `--steps` timed steps (at least 11);
 //! `--markdown` prints table rows instead of JSON lines; `--clip MAX_NORM` also times
 //! `clip_grad_norm` over the same gradients (`clip_ms`, next to the step's `median_ms`).
@@ -18,7 +20,11 @@
 //! same memory traffic and no arithmetic (the memory bound), and for Adam on one thread
 //! `plain_loop_ms`, a straightforward fused loop built for the default target. With
 //! `--opt lbfgs` it runs the 1000-dimensional Rosenbrock problem (x0 = -1.2, 1, ...;
-//! history 10; strong Wolfe; one `step` with max_iter 100) instead of a layout.
+//! history 10; strong Wolfe; one `step` with max_iter 100) instead of a layout. With
+//! `--opt muon` the line also has `ns_gflops`, the Newton–Schulz work of a step (`2·m·n·k`
+//! for each of its three products per iteration, `m <= n`, as `examples/ns_bench.rs` and
+//! `benches/torch_muon.py` count it) over the step's median: the step is compute-bound, so
+//! `of_bound` says little for it.
 
 use std::time::Instant;
 
@@ -34,7 +40,8 @@ use rayon::prelude::*;
 
 struct Args {
     opts: Vec<String>,
-    layouts: Vec<char>,
+    /// `None`: the default of each optimizer (see [`default_layouts`]).
+    layouts: Option<Vec<char>>,
     dtypes: Vec<String>,
     threads: Vec<usize>,
     steps: usize,
@@ -46,7 +53,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         opts: vec!["adam".into()],
-        layouts: vec!['a'],
+        layouts: None,
         dtypes: vec!["f32".into()],
         threads: vec![1],
         steps: 21,
@@ -85,10 +92,10 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--layout" => {
-                args.layouts = match value.as_str() {
+                args.layouts = Some(match value.as_str() {
                     "all" => vec!['a', 'b', 'c', 's'],
                     v => v.split(',').filter_map(|l| l.chars().next()).collect(),
-                }
+                })
             }
             "--dtype" => {
                 args.dtypes = match value.as_str() {
@@ -121,7 +128,18 @@ fn layout(l: char) -> Result<(usize, usize), String> {
         'o' => Ok((65_536, 1)),
         // One matrix, the case Adafactor factors (the others are vectors to it).
         'm' => Ok((1, 4096 * 4096)),
+        // Muon's matrices, the shapes of `ns_bench` and `torch_muon.py`.
+        'q' => Ok((1, 1024 * 1024)),
+        'w' => Ok((1, 1024 * 4096)),
         other => Err(format!("unknown layout {other}")),
+    }
+}
+
+/// The layouts run when `--layout` is not given.
+fn default_layouts(opt: &str) -> Vec<char> {
+    match opt {
+        "muon" => vec!['q', 'w'],
+        _ => vec!['a'],
     }
 }
 
@@ -129,8 +147,18 @@ fn layout(l: char) -> Result<(usize, usize), String> {
 fn tensor_shape(l: char, elems: usize) -> Vec<usize> {
     match l {
         'm' => vec![4096, elems / 4096],
+        'q' | 'w' => vec![1024, elems / 1024],
         _ => vec![elems],
     }
+}
+
+/// The floating-point operations of one Newton–Schulz orthogonalisation of a `shape`
+/// matrix with torch's 5 iterations, counted as `ns_bench` counts them; `None` for a
+/// shape that is not a matrix.
+fn ns_flops(shape: &[usize]) -> Option<f64> {
+    let &[rows, cols] = shape else { return None };
+    let (m, n) = (rows.min(cols) as f64, rows.max(cols) as f64);
+    Some(5.0 * (2.0 * m * m * n + 2.0 * m * m * m + 2.0 * m * m * n))
 }
 
 /// Bytes each element of the parameter moves per step: reads of the parameter, gradient
@@ -140,7 +168,8 @@ fn tensor_shape(l: char, elems: usize) -> Vec<usize> {
 fn bytes_per_elem<A: Float>(opt: &str, l: char) -> usize {
     let words = match (opt, l) {
         ("sgd", _) => 3,
-        ("sgdm" | "adagrad" | "asgd" | "rmsprop", _) => 5,
+        // Muon's element-wise passes: p, g and the buffer read, p and the buffer written.
+        ("sgdm" | "adagrad" | "asgd" | "rmsprop" | "muon", _) => 5,
         ("adam" | "adamw" | "adadelta" | "adamax" | "nadam" | "radam" | "rprop", _) => 7,
         ("adafactor", 'm') => 6,
         ("adafactor", _) => 8,
@@ -348,6 +377,10 @@ fn bench_layout<A: Float>(
         None => String::new(),
     };
     let n = tensors * elems;
+    let ns = match ns_flops(&tensor_shape(l, elems)) {
+        Some(flops) if opt == "muon" => format!(",\"ns_gflops\":{:.2}", tensors as f64 * flops / m / 1e9),
+        _ => String::new(),
+    };
     let bytes = bytes_per_elem::<A>(opt, l);
     // This machine's references, measured now: the same memory traffic with no arithmetic,
     // and (for Adam) a plain fused loop built for the default target.
@@ -362,7 +395,7 @@ fn bench_layout<A: Float>(
         String::new()
     };
     Ok(format!(
-        "{{\"opt\":\"{opt}\",\"layout\":\"{l}\",\"dtype\":\"{}\",\"threads\":{threads},\"tensors\":{tensors},\"elems\":{n},\"median_ms\":{:.3},\"gelem_per_s\":{:.3},\"bytes_per_elem\":{bytes},\"gb_per_s\":{:.2},\"stream_ms\":{stream_ms:.3},\"of_bound\":{:.2}{plain}{clip}}}",
+        "{{\"opt\":\"{opt}\",\"layout\":\"{l}\",\"dtype\":\"{}\",\"threads\":{threads},\"tensors\":{tensors},\"elems\":{n},\"median_ms\":{:.3},\"gelem_per_s\":{:.3},\"bytes_per_elem\":{bytes},\"gb_per_s\":{:.2},\"stream_ms\":{stream_ms:.3},\"of_bound\":{:.2}{ns}{plain}{clip}}}",
         if size_of::<A>() == 4 { "f32" } else { "f64" },
         m * 1e3,
         n as f64 / m / 1e9,
@@ -442,6 +475,8 @@ fn run() -> Result<(), String> {
                     }]
                 } else {
                     args.layouts
+                        .clone()
+                        .unwrap_or_else(|| default_layouts(opt))
                         .iter()
                         .map(|&l| match dtype.as_str() {
                             "f32" => bench_layout::<f32>(opt, l, threads, args.steps, args.clip),

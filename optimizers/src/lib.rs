@@ -21,7 +21,7 @@
 //! | to | use |
 //! |---|---|
 //! | hold a model's weights | [`Param`] (a shared value and gradient), [`ParamGroup`] |
-//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Adadelta`], [`Adagrad`], [`Adamax`], [`Asgd`], [`NAdam`], [`RAdam`], [`Rmsprop`], [`Rprop`], [`Adafactor`] and their options; [`Optimizer`](struct@Optimizer) is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
+//! | optimize | [`Sgd`], [`Adam`], [`AdamW`], [`Lbfgs`], [`Adadelta`], [`Adagrad`], [`Adamax`], [`Asgd`], [`NAdam`], [`RAdam`], [`Rmsprop`], [`Rprop`], [`Adafactor`], [`Muon`] (2-D parameters) and their options; [`Optimizer`](struct@Optimizer) is what they build, [`DynOptimizer`] any of them behind a pointer, [`registry`] one by name |
 //! | save and resume | [`checkpoint::save`] and [`checkpoint::load`] (`.json`, `.safetensors`, PyTorch's `.pt`), [`StateDict`] (torch's layout, plus kind, version and names), its values [`DictValue`], [`DictTensor`], [`Map`] |
 //! | schedule the learning rate | [`lr_scheduler`]: torch's schedulers, and `#[derive(Schedule)]` for your own |
 //! | write an optimizer | `#[derive(Optimizer)]`, `#[derive(State)]`, `#[derive(OptionValue)]` and one of [`Elementwise`], [`PerTensor`], [`ClosureRule`]; [`StepCount`] for a step count |
@@ -45,6 +45,7 @@ mod asgd;
 mod derive_reference;
 mod lbfgs;
 pub mod lr_scheduler;
+mod muon;
 mod nadam;
 pub mod newton_schulz;
 mod radam;
@@ -63,6 +64,7 @@ pub use adam::{Adam, AdamOptions, AdamW, AdamWOptions};
 pub use adamax::{Adamax, AdamaxOptions};
 pub use asgd::{Asgd, AsgdOptions};
 pub use lbfgs::{Lbfgs, LbfgsOptions, LineSearch};
+pub use muon::{AdjustLr, Muon, MuonOptions};
 pub use nadam::{NAdam, NAdamOptions};
 pub use radam::{RAdam, RAdamOptions};
 pub use rmsprop::{Rmsprop, RmspropOptions};
@@ -97,6 +99,7 @@ pub mod state {
     pub use crate::adamax::AdamaxState;
     pub use crate::asgd::AsgdState;
     pub use crate::lbfgs::{CurvatureHistory, CurvaturePair, LbfgsState};
+    pub use crate::muon::MuonState;
     pub use crate::nadam::NAdamState;
     pub use crate::radam::RAdamState;
     pub use crate::rmsprop::RmspropState;

@@ -3,7 +3,7 @@
 
 use optim_core::{DynOptimizer, Error, Float, Map, Optimizer, Param, Result};
 
-use crate::{Adadelta, Adafactor, Adagrad, Adam, AdamW, Adamax, Asgd, Lbfgs, NAdam, RAdam, Rmsprop, Rprop, Sgd};
+use crate::{Adadelta, Adafactor, Adagrad, Adam, AdamW, Adamax, Asgd, Lbfgs, Muon, NAdam, RAdam, Rmsprop, Rprop, Sgd};
 
 /// The names [`build`] knows, as state dicts record them.
 pub const KINDS: &[&str] = &[
@@ -20,6 +20,7 @@ pub const KINDS: &[&str] = &[
     "radam",
     "rmsprop",
     "rprop",
+    "muon",
 ];
 
 /// Builds a bundled optimizer by its state-dict name (see [`KINDS`]) from torch-style options: `defaults` (the constructor's keyword arguments)
@@ -53,6 +54,7 @@ pub fn build<A: Float>(
         "rmsprop" => Box::new(Optimizer::<Rmsprop, A>::from_maps(groups, defaults)?),
         "rprop" => Box::new(Optimizer::<Rprop, A>::from_maps(groups, defaults)?),
         "adafactor" => Box::new(Optimizer::<Adafactor, A>::from_maps(groups, defaults)?),
+        "muon" => Box::new(Optimizer::<Muon, A>::from_maps(groups, defaults)?),
         _ => {
             return Err(Error::UnknownOptimizer {
                 kind: kind.to_string(),
@@ -71,8 +73,10 @@ mod tests {
     #[test]
     fn every_listed_kind_builds_and_names_itself() -> Result<()> {
         let defaults: Map = [("lr", 0.1)].into_iter().collect();
+        assert_eq!(KINDS.len(), 14);
         for &kind in KINDS {
-            let p = Param::new(array![1.0f32, 2.0]);
+            // A matrix: Muon takes only 2-D parameters.
+            let p = Param::new(array![[1.0f32, 2.0], [3.0, 4.0]]);
             let opt = build::<f32>(kind, vec![(vec![p], Map::new())], &defaults)?;
             assert_eq!(opt.kind(), kind);
         }

@@ -7,13 +7,21 @@
 //! each into a fresh optimizer over fresh copies of the parameters, continues, and
 //! requires bit-identical final parameters and state.
 //!
+//! Muon's files also record torch's orthogonalised update `O` per step (`ns_update`): it is
+//! checked apart from the parameters, bit for bit. From our momentum buffer after the step
+//! and the step's gradient, the Nesterov look-ahead (or the buffer) goes through
+//! `optimizers::newton_schulz` with the group's options and must give torch's `O`; and the
+//! parameter must be exactly `p · (1 − lr · weight_decay) − lr' · O` with torch's `O`.
+//!
 //! A file it cannot interpret (unknown optimizer, option, event, dtype, mode or problem)
 //! fails the run: nothing is skipped.
 
 use optim_tests::fixture::{Fixture, GroupSpec, Mode, StepSpec, fixtures_dir, trajectory_files};
 use optim_tests::trees::TempDir;
-use optimizers::ndarray::{ArrayD, IxDyn};
-use optimizers::{DType, DynOptimizer, Float, Param, StateDict, checkpoint, registry};
+use optimizers::ndarray::{Array2, ArrayD, ArrayView2, IxDyn};
+use optimizers::newton_schulz::NsScratch;
+use optimizers::{AdjustLr, DType, DictValue, DynOptimizer, Float, Map, Muon, OptionValue, Param, StateDict};
+use optimizers::{checkpoint, registry};
 use serde_json::Value as Json;
 
 /// `|actual − expected| ≤ atol + rtol · |expected|`.
@@ -40,6 +48,8 @@ struct Report {
     count: usize,
     /// The largest fraction of the allowed error seen, `|a − e| / (atol + rtol·|e|)`.
     worst: f64,
+    /// Muon: how many values of torch's `ns_update` were compared.
+    ns_values: usize,
 }
 
 impl Report {
@@ -48,6 +58,7 @@ impl Report {
             mismatches: Vec::new(),
             count: 0,
             worst: 0.0,
+            ns_values: 0,
         }
     }
     fn fail(&mut self, message: String) {
@@ -262,6 +273,129 @@ fn compare_state_dict(report: &mut Report, sd: &StateDict<'_>, torch: &Json, tol
     Ok(())
 }
 
+/// Option `key` of a state-dict group, as type `T`.
+fn group_option<T: OptionValue>(options: &Map<'_>, key: &str) -> Result<T, String> {
+    let value = options.get(key).ok_or_else(|| format!("the group has no `{key}`"))?;
+    T::from_value(value).ok_or_else(|| format!("the group's `{key}` is {}", value.describe()))
+}
+
+/// A Muon group's hyperparameters, read from its state-dict options.
+fn muon_group(options: &Map<'_>) -> Result<Muon, String> {
+    Ok(Muon {
+        lr: group_option(options, "lr")?,
+        weight_decay: group_option(options, "weight_decay")?,
+        momentum: group_option(options, "momentum")?,
+        nesterov: group_option(options, "nesterov")?,
+        ns_coefficients: group_option(options, "ns_coefficients")?,
+        eps: group_option(options, "eps")?,
+        ns_steps: group_option(options, "ns_steps")?,
+        adjust_lr_fn: group_option::<AdjustLr>(options, "adjust_lr_fn")?,
+    })
+}
+
+/// torch's `a.lerp(b, w)` as the fixtures' README gives it, `w` rounded to `A`.
+fn torch_lerp<A: Float>(a: A, b: A, w: f64) -> A {
+    let w = A::from_f64(w);
+    if w.abs() < A::from_f64(0.5) {
+        a + w * (b - a)
+    } else {
+        b - (b - a) * (A::one() - w)
+    }
+}
+
+/// Checks step `i` of a Muon run against torch's `ns_update` (see the crate docs): `sd` is
+/// our state dict after the step, `before` the parameters' values before it.
+fn check_ns_update<A: Float>(
+    report: &mut Report,
+    i: usize,
+    step: &StepSpec,
+    sd: &StateDict<'_>,
+    before: &[Vec<A>],
+    params: &[Param<A>],
+) -> Result<(), String> {
+    let recorded = step.ns_update.as_ref().ok_or("a Muon step without `ns_update`")?;
+    let grads = step.grads.as_ref().ok_or("a Muon step without `grads`")?;
+    if recorded.len() != params.len() {
+        return Err(format!(
+            "{} ns_update entries for {} parameters",
+            recorded.len(),
+            params.len()
+        ));
+    }
+    let mut scratch = NsScratch::new();
+    for group in &sd.param_groups {
+        let muon = muon_group(&group.options)?;
+        for &j in &group.params {
+            let (torch_o, g) = match (&recorded[j], &grads[j]) {
+                (Some(o), Some(g)) => (o, g),
+                (None, None) => continue,
+                (o, _) => {
+                    return Err(format!(
+                        "parameter {j}: an ns_update {} with a gradient {}",
+                        if o.is_some() { "given" } else { "missing" },
+                        if o.is_some() { "missing" } else { "given" }
+                    ));
+                }
+            };
+            let &[rows, cols] = params[j].shape() else {
+                return Err(format!("parameter {j} of shape {:?} in a Muon run", params[j].shape()));
+            };
+            if torch_o.len() != rows * cols || g.len() != rows * cols {
+                return Err(format!("parameter {j}: ns_update or gradient of the wrong length"));
+            }
+            let buf = match sd.state.get(&j).and_then(|s| s.get("momentum_buffer")) {
+                Some(DictValue::Tensor(t)) if t.len() == rows * cols => t.to_vec::<A>(),
+                other => {
+                    report.fail(format!("step {i} param {j}: momentum_buffer {other:?} after a step"));
+                    continue;
+                }
+            };
+            // The orthogonalisation's input from our buffer, as torch forms it; in f32, as torch
+            // converts an f64 input before rounding it to bfloat16.
+            let u = g
+                .iter()
+                .zip(&buf)
+                .map(|(&g, &b)| {
+                    let g = A::from_f64(g);
+                    let u = if muon.nesterov {
+                        torch_lerp(g, b, muon.momentum)
+                    } else {
+                        b
+                    };
+                    u.as_f64() as f32
+                })
+                .collect::<Vec<f32>>();
+            let u = ArrayView2::from_shape((rows, cols), &u).map_err(|e| e.to_string())?;
+            let mut ours = Array2::<f32>::zeros((rows, cols));
+            muon.newton_schulz()
+                .orthogonalize(u, ours.view_mut(), &mut scratch)
+                .map_err(|e| format!("step {i} param {j}: {e}"))?;
+            report.ns_values += torch_o.len();
+            for (k, (&o, &t)) in ours.iter().zip(torch_o).enumerate() {
+                if f64::from(o).to_bits() != t.to_bits() {
+                    report.fail(format!(
+                        "step {i} ns_update {j}[{k}]: {o:e} vs torch {t:e} (must match exactly)"
+                    ));
+                }
+            }
+            // The step taken, with torch's O.
+            let decay = A::from_f64(1.0 - muon.lr * muon.weight_decay);
+            let scale = A::from_f64(-muon.adjusted_lr(rows, cols));
+            for (k, ((&p, &old), &t)) in params[j].value().iter().zip(&before[j]).zip(torch_o).enumerate() {
+                let expected = old * decay + scale * A::from_f64(t);
+                if p.as_f64().to_bits() != expected.as_f64().to_bits() {
+                    report.fail(format!(
+                        "step {i} param {j}[{k}]: {:e}, not the step with torch's ns_update ({:e})",
+                        p.as_f64(),
+                        expected.as_f64()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Replays one fixture in element type `A`; `Err` when the file cannot be interpreted.
 fn replay<A: Float>(fx: &Fixture, report: &mut Report) -> Result<(), String> {
     let (step_tol, state_tol) = tolerances(&fx.optimizer, fx.dtype);
@@ -283,6 +417,7 @@ fn replay<A: Float>(fx: &Fixture, report: &mut Report) -> Result<(), String> {
         }
         apply_events(opt.as_mut(), &params, step).map_err(|e| format!("step {i}: {e}"))?;
         groups.extend(step.add_group.clone());
+        let before = values(&params);
         let loss = run_step(opt.as_mut(), &params, &fx.mode).map_err(|e| format!("step {i}: {e}"))?;
 
         if step.params.len() != params.len() {
@@ -308,6 +443,13 @@ fn replay<A: Float>(fx: &Fixture, report: &mut Report) -> Result<(), String> {
             report.close(&format!("step {i} loss"), actual, expected, step_tol);
         }
         let sd = opt.state_dict().into_owned();
+        match (fx.optimizer.as_str(), &step.ns_update) {
+            ("muon", _) => {
+                check_ns_update(report, i, step, &sd, &before, &params).map_err(|e| format!("step {i}: {e}"))?
+            }
+            (_, Some(_)) => return Err(format!("step {i}: an ns_update in a `{}` run", fx.optimizer)),
+            (_, None) => {}
+        }
         for (key, expected) in [("func_evals", step.func_evals), ("n_iter", step.n_iter)] {
             if let Some(expected) = expected {
                 let actual = counter(&sd, key);
@@ -384,6 +526,7 @@ fn main() {
         }
     };
     let mut failed = Vec::new();
+    let mut ns_values = 0;
     for path in &files {
         let name = path
             .file_name()
@@ -393,6 +536,7 @@ fn main() {
             DType::F64 => replay::<f64>(&fx, &mut report),
             DType::F32 => replay::<f32>(&fx, &mut report),
         });
+        ns_values += report.ns_values;
         match outcome {
             Err(e) => {
                 println!("FAIL {name}: cannot replay: {e}");
@@ -408,6 +552,7 @@ fn main() {
             Ok(()) => println!("ok   {name} (worst difference: {:.1e} of the tolerance)", report.worst),
         }
     }
+    println!("compared {ns_values} values of Muon's ns_update bit for bit");
     println!("replayed {} fixtures", files.len() - failed.len());
     if !failed.is_empty() {
         println!(

@@ -32,7 +32,8 @@
 //!
 //! A new optimizer adds one case per check of its options to the `option_checks*.rs` area
 //! of its family (SGD, Adam and LBFGS in `option_checks.rs`, the adaptive ones in
-//! `option_checks_adaptive.rs`, ASGD, Rprop and Adafactor in `option_checks_other.rs`), and
+//! `option_checks_adaptive.rs`, ASGD, Rprop and Adafactor in `option_checks_other.rs`, Muon
+//! and its parameters' shapes in `option_checks_muon.rs`), and
 //! cases for its own errors to the area of what the user was doing. A new `Error` variant
 //! needs a section in the chapter (a heading ``### `Name` `` saying what it means and what
 //! to do, then an empty `cases` block as the other sections have): the command refuses to
@@ -53,6 +54,7 @@ pub mod files;
 pub mod groups;
 pub mod option_checks;
 pub mod option_checks_adaptive;
+pub mod option_checks_muon;
 pub mod option_checks_other;
 pub mod options;
 pub mod schedules;
@@ -68,6 +70,7 @@ pub const AREAS: &[Area] = &[
     option_checks::AREA,
     option_checks_adaptive::AREA,
     option_checks_other::AREA,
+    option_checks_muon::AREA,
     steps::AREA,
     around::AREA,
     schedules::AREA,

@@ -6,8 +6,8 @@
 use optimizers::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, array};
 use optimizers::{
     Adafactor, AdafactorOptions, Adagrad, AdagradOptions, Adam, AdamOptions, AdamW, AdamWOptions, Asgd, AsgdOptions,
-    Float, Lbfgs, LbfgsOptions, NAdam, NAdamOptions, Optimizer, Param, ParamGroup, PerTensor, Rmsprop, RmspropOptions,
-    Rprop, RpropOptions, Rule, Sgd, SgdOptions,
+    Float, Lbfgs, LbfgsOptions, Muon, MuonOptions, NAdam, NAdamOptions, Optimizer, Param, ParamGroup, PerTensor,
+    Rmsprop, RmspropOptions, Rprop, RpropOptions, Rule, Sgd, SgdOptions,
 };
 
 /// Writes a deterministic gradient, different for each parameter and `step`, into every
@@ -130,6 +130,15 @@ pub fn rprop() -> (Optimizer<Rprop, f64>, Vec<Param<f64>>) {
 /// `col_var` (`[1, 2]`), the vector `variance`.
 pub fn adafactor() -> (Optimizer<Adafactor, f64>, Vec<Param<f64>>) {
     trained(|p| Adafactor::new(p, AdafactorOptions::new()))
+}
+
+/// Muon over `fc.weight` of [`named_params`] alone (it takes matrices only), two steps
+/// taken; returns both named parameters (`fc.bias`, a vector, is not in the optimizer).
+pub fn muon() -> (Optimizer<Muon, f64>, Vec<Param<f64>>) {
+    let params = named_params();
+    let mut opt = Muon::new([params[0].clone()], MuonOptions::new().lr(0.02)).expect("valid");
+    train(&mut opt, &params[..1], 0..2);
+    (opt, params)
 }
 
 /// What a poisoned [`quadratic`] spoils at its chosen evaluation.
