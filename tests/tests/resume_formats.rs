@@ -12,6 +12,18 @@ use optimizers::lr_scheduler::{OneCycleLR, OneCycleLROptions, Scheduler};
 use optimizers::ndarray::{Array, IxDyn};
 use optimizers::{Adam, AdamOptions, DictValue, Map, Optimizer, Param, ParamGroup, StateDict};
 
+/// A run's numbers, bit for bit: the weights, their averages, the learning rates, and the
+/// optimizer's, schedule's and average's state dicts.
+#[derive(Debug, PartialEq)]
+struct Fingerprint {
+    weights: Vec<Vec<u32>>,
+    averages: Vec<Vec<u32>>,
+    lrs: Vec<u64>,
+    optimizer: String,
+    schedule: String,
+    average: String,
+}
+
 /// Everything a run keeps between steps.
 struct Run {
     params: Vec<Param<f32>>,
@@ -111,21 +123,21 @@ impl Run {
         run
     }
 
-    /// Every number of the run, bit for bit: weights, averages, learning rates, states.
-    fn fingerprint(&self) -> (Vec<Vec<u32>>, Vec<Vec<u32>>, Vec<u64>, String, String, String) {
+    /// Every number of the run, bit for bit.
+    fn fingerprint(&self) -> Fingerprint {
         let bits = |ps: &[Param<f32>]| -> Vec<Vec<u32>> {
             ps.iter()
                 .map(|p| p.to_array().iter().map(|x| x.to_bits()).collect())
                 .collect()
         };
-        (
-            bits(&self.params),
-            bits(self.ema.params()),
-            self.sched.get_last_lr().iter().map(|x| x.to_bits()).collect(),
-            self.opt.state_dict().to_json(),
-            tree_to_json(&self.sched.state_dict()),
-            tree_to_json(&self.ema.state_dict()),
-        )
+        Fingerprint {
+            weights: bits(&self.params),
+            averages: bits(self.ema.params()),
+            lrs: self.sched.get_last_lr().iter().map(|x| x.to_bits()).collect(),
+            optimizer: self.opt.state_dict().to_json(),
+            schedule: tree_to_json(&self.sched.state_dict()),
+            average: tree_to_json(&self.ema.state_dict()),
+        }
     }
 }
 
