@@ -96,7 +96,12 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> DataParallel<A, O> {
 
     /// Sets an option of a group of the wrapped optimizer (a schedule: every rank must set
     /// the same).
-    pub fn set_option(&mut self, group: usize, name: &str, value: impl Into<optimizers::DictValue<'static>>) -> Result<()> {
+    pub fn set_option(
+        &mut self,
+        group: usize,
+        name: &str,
+        value: impl Into<optimizers::DictValue<'static>>,
+    ) -> Result<()> {
         Ok(self.inner.set_option(group, name, value.into())?)
     }
 
@@ -164,7 +169,9 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> DataParallel<A, O> {
         let mut first = Some(self.core.average_scalar(loss));
         let core = &mut self.core;
         let inner = &mut self.inner;
-        let snapshot = core.rollback.then(|| (core.snapshot(&present), inner.state_dict().into_owned()));
+        let snapshot = core
+            .rollback
+            .then(|| (core.snapshot(&present), inner.state_dict().into_owned()));
         let result = inner.step_with(&mut || match first.take() {
             Some(loss) => loss,
             None => {

@@ -376,9 +376,6 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> ZeroRedundancy<A, O> {
                 other => Err(bad(format!("a shard name is {}", other.describe()))),
             })
             .collect::<Result<Vec<_>>>()?;
-        if shards.len() != world {
-            return Err(bad(format!("{} shards for {world} ranks", shards.len())));
-        }
         Ok((path, world, shards))
     }
 
@@ -387,12 +384,18 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> ZeroRedundancy<A, O> {
     /// another number of ranks are [`Error::WorldSize`], on every rank.
     pub fn load_shards(&mut self, dir: impl AsRef<Path>) -> Result<()> {
         let dir = dir.as_ref();
-        let (_, world, shards) = Self::read_index(dir)?;
+        let (path, world, shards) = Self::read_index(dir)?;
         if world != self.core.size {
             return Err(Error::WorldSize {
                 path: dir.to_path_buf(),
                 saved: world,
                 current: self.core.size,
+            });
+        }
+        if shards.len() != world {
+            return Err(Error::ShardIndex {
+                path,
+                message: format!("{} shards for {world} ranks", shards.len()),
             });
         }
         let dict = checkpoint::load(dir.join(&shards[self.core.rank]))
@@ -435,9 +438,22 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> ZeroRedundancy<A, O> {
         }
         match (error, merged) {
             (None, Some(dict)) => self.load_state_dict(&dict),
-            (error, _) => Err(self.fail_collectively(
-                error.unwrap_or_else(|| "the index lists no shard".into()),
-            )),
+            (error, _) => Err(self.fail_collectively(error.unwrap_or_else(|| "the index lists no shard".into()))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partition;
+
+    #[test]
+    fn partitions_as_torch_does() {
+        // Group 0 by size: 10 → rank 0 (0, 0), 7 → rank 1 (10, 0), 3 → rank 1 (10, 7);
+        // group 1: 5 → rank 0 (10, 10: the tie to the lowest), 5 → rank 1 (15, 10).
+        assert_eq!(partition(&[vec![10, 3, 7], vec![5, 5]], 2), [0, 1, 1, 0, 1]);
+        // Equal sizes keep their order; one rank takes everything.
+        assert_eq!(partition(&[vec![4, 4, 4, 4]], 3), [0, 1, 2, 0]);
+        assert_eq!(partition(&[vec![1, 2, 3]], 1), [0, 0, 0]);
     }
 }
