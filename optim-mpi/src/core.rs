@@ -247,14 +247,16 @@ impl<A: MpiFloat> Core<A> {
         for bucket in self.buckets(indices, fuse) {
             let members = &indices[bucket];
             let total: usize = members.iter().map(|&i| self.slots[i].param.numel()).sum();
-            self.recv.clear();
-            self.recv.resize(total, A::zero());
+            // Grown, never cleared: the reduction overwrites it, no need to zero it each step.
+            if self.recv.len() < total {
+                self.recv.resize(total, A::zero());
+            }
             if let [only] = members {
                 // One tensor: reduce straight from its gradient, no packing.
                 let grad = self.slots[*only].param.grad().expect("present: checked by every rank");
                 let slice = grad.as_slice().expect("gradients are contiguous");
                 self.comm
-                    .all_reduce_into(slice, &mut self.recv[..], SystemOperation::sum());
+                    .all_reduce_into(slice, &mut self.recv[..total], SystemOperation::sum());
             } else {
                 self.send.clear();
                 for &i in members {
@@ -263,7 +265,7 @@ impl<A: MpiFloat> Core<A> {
                         .extend_from_slice(grad.as_slice().expect("gradients are contiguous"));
                 }
                 self.comm
-                    .all_reduce_into(&self.send[..], &mut self.recv[..], SystemOperation::sum());
+                    .all_reduce_into(&self.send[..], &mut self.recv[..total], SystemOperation::sum());
             }
             let mut at = 0;
             for &i in members {
