@@ -437,6 +437,53 @@ fn fault_non_finite(comm: &SimpleCommunicator, zero: bool) -> Check {
     Ok(())
 }
 
+/// One rank leaves a gradient out, then one rank's closure returns NaN: every rank fails
+/// the same step with the same error, and nothing moved.
+fn fault_missing_grad_and_loss(comm: &SimpleCommunicator) -> Check {
+    let (rank, world) = (comm.rank() as usize, comm.size() as usize);
+    let bad = world - 1;
+    let m = model(rank);
+    let params = flat(&m);
+    let mut dp = DataParallel::new(comm.duplicate(), Box::new(adam(&m))).map_err(|e| e.to_string())?;
+    set_grads(&params, rank, 0);
+    if rank == bad {
+        params[5].take_grad();
+    }
+    let before = values(&params);
+    match dp.step() {
+        Err(Error::GradientsDiffer { step: 1, .. }) if world > 1 => {}
+        Ok(()) if world == 1 => {}
+        other => return Err(format!("a gradient missing on rank {bad}: {other:?}")),
+    }
+    if world > 1 {
+        ensure(values(&params) == before, || "the refused step moved parameters".into())?;
+    }
+    let w = Param::new(ArrayD::from_elem(vec![4], 1.0f32));
+    let sgd = Sgd::new([w.clone()], SgdOptions::new().lr(0.1)).map_err(|e| e.to_string())?;
+    let mut dp = DataParallel::new(comm.duplicate(), Box::new(sgd)).map_err(|e| e.to_string())?;
+    let result = dp.step_with(|| {
+        w.set_grad_from_slice(&[1.0; 4]).expect("length");
+        if rank == bad { f64::NAN } else { 1.0 }
+    });
+    match result {
+        Err(Error::NonFiniteLoss { step: 1, rank: r, .. }) if r == bad => {}
+        other => return Err(format!("a NaN loss on rank {bad}: {other:?}")),
+    }
+    ensure(w.to_array().iter().all(|&x| x == 1.0), || {
+        "the refused step moved parameters".into()
+    })?;
+    let loss = dp
+        .step_with(|| {
+            w.set_grad_from_slice(&[1.0; 4]).expect("length");
+            rank as f64
+        })
+        .map_err(|e| e.to_string())?;
+    let mean = (0..world).sum::<usize>() as f64 / world as f64;
+    ensure(loss == mean && w.to_array().iter().all(|&x| x == 0.9), || {
+        format!("the next step: loss {loss} (the mean is {mean}), w {:?}", w.to_array())
+    })
+}
+
 /// A rank's optimizer fails (a pre-step hook on one rank): every rank fails the same step;
 /// with rollback, nothing moved anywhere; without, the error says the ranks diverged.
 fn fault_optimizer(comm: &SimpleCommunicator, zero: bool, rollback: bool) -> Check {
@@ -656,6 +703,10 @@ fn main() {
         (
             "fault: one rank's optimizer fails, rolled back (ZeRO-1)",
             Box::new(|c| fault_optimizer(c, true, true)),
+        ),
+        (
+            "fault: a gradient missing, or a NaN loss, on one rank fails every rank's step",
+            Box::new(fault_missing_grad_and_loss),
         ),
         (
             "LBFGS: averaged closure, identical line searches",
