@@ -156,6 +156,11 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> DataParallel<A, O> {
     /// decisions. The closure is evaluated once before the step, to check and agree on its
     /// result; the optimizer's first evaluation is that one. Returns the mean loss of the
     /// first evaluation.
+    ///
+    /// Every evaluation must set gradients for the same parameters on every rank: the
+    /// first one is checked, the later ones are averaged as they come (a non-finite value
+    /// in one then reaches every rank's optimizer alike, which takes the same decision on
+    /// every rank).
     pub fn step_with(&mut self, mut closure: impl FnMut() -> f64) -> Result<f64> {
         self.core.steps += 1;
         let loss = closure();
