@@ -100,7 +100,7 @@ fn main() {
             let p = params(layout, rank);
             let mut opt = adam(&p);
             let t = time(&world, steps, || opt.step().expect("a finite step"));
-            report("local", None, t, optim_mpi_state(&opt));
+            report("local", None, t, single_state_bytes(&opt));
         }
         for bucket in [FUSED, 0] {
             let p = params(layout, rank);
@@ -123,7 +123,7 @@ fn main() {
 }
 
 /// The bytes of a single-process optimizer's state tensors.
-fn optim_mpi_state(opt: &Optimizer<Adam, f32>) -> usize {
+fn single_state_bytes(opt: &Optimizer<Adam, f32>) -> usize {
     opt.state_dict()
         .state
         .values()
