@@ -186,9 +186,13 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> ZeroRedundancy<A, O> {
             .rollback
             .then(|| (self.core.snapshot(&mine), self.inner.state_dict().into_owned()));
         let result = self.inner.step();
+        // No early return between here and the agreement: the other ranks are waiting in it.
         for (i, grad) in hidden {
             if let Some(grad) = grad {
-                self.core.slots[i].param.set_grad(grad)?;
+                self.core.slots[i]
+                    .param
+                    .set_grad(grad)
+                    .expect("a gradient taken from a parameter fits it");
             }
         }
         let local = match &result {
