@@ -35,6 +35,11 @@ pub(crate) const OK: u64 = 0;
 pub(crate) const NON_FINITE_GRAD: u64 = 1;
 pub(crate) const NON_FINITE_LOSS: u64 = 2;
 pub(crate) const FAILED: u64 = 3;
+/// A rank inside a closure evaluation of `step_with`, about to average.
+pub(crate) const EVAL: u64 = 4;
+/// A rank that gave up its `step_with` because another rank left its step (or the ranks'
+/// gradients differed at an evaluation): its parameters may have moved.
+pub(crate) const ABORTED: u64 = 5;
 const WORDS: usize = 8;
 
 impl Status {
@@ -44,6 +49,24 @@ impl Status {
             message,
             ..Status::default()
         }
+    }
+}
+
+/// What the ranks agreed on after a step.
+pub(crate) struct Verdict {
+    /// The ranks whose step failed (and changed nothing).
+    pub(crate) failed: Vec<usize>,
+    /// The ranks that gave up a closure step midway (and may have changed something).
+    pub(crate) aborted: Vec<usize>,
+    /// The rank to name: the first that failed, else the first that gave up.
+    pub(crate) rank: usize,
+    /// That rank's message.
+    pub(crate) message: String,
+}
+
+impl Verdict {
+    pub(crate) fn ok(&self) -> bool {
+        self.failed.is_empty() && self.aborted.is_empty()
     }
 }
 
@@ -211,13 +234,31 @@ impl<A: MpiFloat> Core<A> {
         Ok(())
     }
 
-    /// The ranks whose status after the optimizer's step is a failure, with the first
-    /// one's message.
-    pub(crate) fn agree_after(&self, local: &Status) -> (Vec<usize>, String) {
-        let all = self.exchange(local);
-        let failed: Vec<usize> = (0..self.size).filter(|&r| all[r].code != OK).collect();
-        let message = failed.first().map(|&r| all[r].message.clone()).unwrap_or_default();
-        (failed, message)
+    /// The outcome of a step on every rank. A rank still evaluating a closure (`EVAL`)
+    /// sees this rank's status in the same exchange, gives up its step and comes back
+    /// with its own: so the exchange is repeated until no rank is evaluating.
+    pub(crate) fn agree_after(&self, local: &Status) -> Verdict {
+        loop {
+            let all = self.exchange(local);
+            if all.iter().any(|s| s.code == EVAL) {
+                continue;
+            }
+            let failed: Vec<usize> = (0..self.size)
+                .filter(|&r| all[r].code != OK && all[r].code != ABORTED)
+                .collect();
+            let aborted: Vec<usize> = (0..self.size).filter(|&r| all[r].code == ABORTED).collect();
+            let (rank, message) = failed
+                .first()
+                .or(aborted.first())
+                .map(|&r| (r, all[r].message.clone()))
+                .unwrap_or_default();
+            return Verdict {
+                failed,
+                aborted,
+                rank,
+                message,
+            };
+        }
     }
 
     /// Consecutive runs of `indices` of at most `bucket_bytes` each (a larger tensor alone).

@@ -5,7 +5,7 @@ use mpi::topology::SimpleCommunicator;
 use optimizers::{DynOptimizer, StateDict};
 
 use crate::MpiFloat;
-use crate::core::{Core, NON_FINITE_LOSS, OK, Status, state_bytes};
+use crate::core::{ABORTED, Core, EVAL, NON_FINITE_LOSS, OK, Status, state_bytes};
 use crate::error::{Error, Result};
 
 /// Wraps any optimizer of the library for data-parallel training over MPI: every rank
@@ -63,12 +63,13 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> DataParallel<A, O> {
         self.core.bucket_bytes
     }
 
-    /// Makes a step atomic even when the optimizer fails on some ranks only (a hook, a
-    /// guard held): each step first copies the parameters and the optimizer's state, to
-    /// restore on the ranks that stepped. Off by default: every rank steps the same state
-    /// with the same averaged gradients, so the optimizer's own checks fail on all ranks or
-    /// none, and then nothing changed anywhere; with rollback off, a failure on some ranks
-    /// only is [`Error::Diverged`] on every rank.
+    /// Makes a [`step`](DataParallel::step) atomic even when the optimizer fails on some
+    /// ranks only (a hook, a guard held): each step first copies the parameters and the
+    /// optimizer's state, to restore on the ranks that stepped. Off by default: every rank
+    /// steps the same state with the same averaged gradients, so the optimizer's own checks
+    /// fail on all ranks or none, and then nothing changed anywhere; with rollback off, a
+    /// failure on some ranks only is [`Error::Diverged`] on every rank.
+    /// [`step_with`](DataParallel::step_with) always keeps the copy.
     pub fn set_rollback(&mut self, rollback: bool) {
         self.core.rollback = rollback;
     }
@@ -124,11 +125,12 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> DataParallel<A, O> {
             Ok(()) => Status::default(),
             Err(e) => Status::failed(e.to_string()),
         };
-        let (failed, message) = self.core.agree_after(&local);
-        if let Some(&rank) = failed.first() {
+        let verdict = self.core.agree_after(&local);
+        if !verdict.ok() {
             if local.code == OK {
                 self.inner.load_state_dict(&before)?;
             }
+            let (rank, message) = (verdict.rank, verdict.message);
             return Err(Error::RankFailed { step: 0, rank, message });
         }
         Ok(())
@@ -157,10 +159,14 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> DataParallel<A, O> {
     /// result; the optimizer's first evaluation is that one. Returns the mean loss of the
     /// first evaluation.
     ///
-    /// Every evaluation must set gradients for the same parameters on every rank: the
-    /// first one is checked, the later ones are averaged as they come (a non-finite value
-    /// in one then reaches every rank's optimizer alike, which takes the same decision on
-    /// every rank).
+    /// Every evaluation must set gradients for the same parameters on every rank (checked
+    /// at each one); a non-finite value in a later evaluation reaches every rank's
+    /// optimizer alike, which then takes the same decision on every rank. The ranks
+    /// exchange a status word before each later evaluation's averaging, so that when one
+    /// rank's optimizer fails, the others give up their step at their next evaluation
+    /// instead of waiting for it: every rank returns the error, and every rank's
+    /// parameters and state are restored from a copy taken before the step (always kept
+    /// here, whatever [`set_rollback`](DataParallel::set_rollback) says).
     pub fn step_with(&mut self, mut closure: impl FnMut() -> f64) -> Result<f64> {
         self.core.steps += 1;
         let loss = closure();
@@ -174,19 +180,39 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> DataParallel<A, O> {
         let mut first = Some(self.core.average_scalar(loss));
         let core = &mut self.core;
         let inner = &mut self.inner;
-        let snapshot = core
-            .rollback
-            .then(|| (core.snapshot(&present), inner.state_dict().into_owned()));
-        let result = inner.step_with(&mut || match first.take() {
-            Some(loss) => loss,
-            None => {
-                let loss = closure();
-                let (_, present) = core.check_grads();
-                core.average_grads(&present);
-                core.average_scalar(loss)
+        // Always: a closure step evaluates many times, the copy is small beside that, and
+        // a rank that gives up midway (below) may have moved its parameters.
+        let snapshot = Some((core.snapshot(&present), inner.state_dict().into_owned()));
+        let mut abort: Option<String> = None;
+        let result = inner.step_with(&mut || {
+            if let Some(loss) = first.take() {
+                return loss;
             }
+            if abort.is_some() {
+                return f64::NAN;
+            }
+            let loss = closure();
+            let (mut local, present) = core.check_grads();
+            local.code = EVAL;
+            let all = core.exchange(&local);
+            // Another rank left its step (it failed): give up ours, and tell it so.
+            if let Some(r) = all.iter().position(|s| s.code != EVAL) {
+                abort = Some(format!("gave up its step because rank {r} left it"));
+                return f64::NAN;
+            }
+            if let Some(r) = all
+                .iter()
+                .position(|s| s.fingerprint != all[0].fingerprint || s.count != all[0].count)
+            {
+                abort = Some(format!(
+                    "rank {r}'s closure set gradients for other parameters than rank 0's"
+                ));
+                return f64::NAN;
+            }
+            core.average_grads(&present);
+            core.average_scalar(loss)
         });
-        Self::settle(core, inner, &present, snapshot, result)
+        Self::settle(core, inner, &present, snapshot, result, abort)
     }
 
     fn commit(&mut self, present: &[usize], step: impl FnOnce(&mut O) -> optimizers::Result<f64>) -> Result<f64> {
@@ -195,38 +221,54 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> DataParallel<A, O> {
             .rollback
             .then(|| (self.core.snapshot(present), self.inner.state_dict().into_owned()));
         let result = step(&mut self.inner);
-        Self::settle(&mut self.core, &mut self.inner, present, snapshot, result)
+        Self::settle(&mut self.core, &mut self.inner, present, snapshot, result, None)
     }
 
-    /// Agrees on the optimizer's result on every rank; undoes this rank's step when it
-    /// succeeded but another rank's failed and rollback is on.
+    /// Agrees on the optimizer's result on every rank; undoes this rank's step when another
+    /// rank's failed and this one's may have changed something (it succeeded, or gave up
+    /// a closure step midway) and there is a copy to restore.
     fn settle(
         core: &mut Core<A>,
         inner: &mut O,
         present: &[usize],
         snapshot: Option<(Vec<Vec<A>>, StateDict<'static>)>,
         result: optimizers::Result<f64>,
+        abort: Option<String>,
     ) -> Result<f64> {
-        let local = match &result {
-            Ok(_) => Status::default(),
-            Err(e) => Status::failed(e.to_string()),
-        };
-        let (failed, message) = core.agree_after(&local);
-        let step = core.steps;
-        match (failed.first(), result) {
-            (None, Ok(loss)) => Ok(loss),
-            (Some(&rank), _) if failed.len() == core.size => Err(Error::RankFailed { step, rank, message }),
-            (Some(&rank), result) => match snapshot {
-                Some((values, state)) => {
-                    if result.is_ok() {
-                        core.restore(present, &values);
-                        inner.load_state_dict(&state)?;
-                    }
-                    Err(Error::RankFailed { step, rank, message })
-                }
-                None => Err(Error::Diverged { step, failed, message }),
+        let local = match (&abort, &result) {
+            (Some(why), _) => Status {
+                code: ABORTED,
+                message: why.clone(),
+                ..Status::default()
             },
-            (None, Err(_)) => unreachable!("this rank's failure is in the agreed list"),
+            (None, Ok(_)) => Status::default(),
+            (None, Err(e)) => Status::failed(e.to_string()),
+        };
+        let verdict = core.agree_after(&local);
+        let step = core.steps;
+        if verdict.ok() {
+            // This rank's own status was in the verdict: its step succeeded.
+            return result.map_err(Error::from);
+        }
+        let (rank, message) = (verdict.rank, verdict.message);
+        if verdict.failed.len() == core.size {
+            // Every rank's optimizer failed, and a failed step changes nothing.
+            return Err(Error::RankFailed { step, rank, message });
+        }
+        match snapshot {
+            Some((values, state)) => {
+                if result.is_ok() || abort.is_some() {
+                    core.restore(present, &values);
+                    inner.load_state_dict(&state)?;
+                }
+                Err(Error::RankFailed { step, rank, message })
+            }
+            None => {
+                let mut failed = verdict.failed;
+                failed.extend(verdict.aborted);
+                failed.sort_unstable();
+                Err(Error::Diverged { step, failed, message })
+            }
         }
     }
 }

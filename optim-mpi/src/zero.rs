@@ -199,10 +199,11 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> ZeroRedundancy<A, O> {
             Ok(()) => Status::default(),
             Err(e) => Status::failed(e.to_string()),
         };
-        let (failed, message) = self.core.agree_after(&local);
+        let verdict = self.core.agree_after(&local);
         let step = self.core.steps;
-        if let Some(&rank) = failed.first() {
-            if failed.len() < self.core.size {
+        if !verdict.ok() {
+            let (rank, message) = (verdict.rank, verdict.message);
+            if verdict.failed.len() < self.core.size {
                 match snapshot {
                     Some((values, state)) => {
                         if result.is_ok() {
@@ -210,7 +211,10 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> ZeroRedundancy<A, O> {
                             self.inner.load_state_dict(&state)?;
                         }
                     }
-                    None => return Err(Error::Diverged { step, failed, message }),
+                    None => {
+                        let failed = verdict.failed;
+                        return Err(Error::Diverged { step, failed, message });
+                    }
                 }
             }
             return Err(Error::RankFailed { step, rank, message });
@@ -296,11 +300,12 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> ZeroRedundancy<A, O> {
             Ok(()) => Status::default(),
             Err(e) => Status::failed(e.to_string()),
         };
-        let (failed, message) = self.core.agree_after(&local);
-        if let Some(&rank) = failed.first() {
+        let verdict = self.core.agree_after(&local);
+        if !verdict.ok() {
             if local.code == OK {
                 self.inner.load_state_dict(&before)?;
             }
+            let (rank, message) = (verdict.rank, verdict.message);
             return Err(Error::RankFailed { step: 0, rank, message });
         }
         Ok(())
@@ -331,10 +336,14 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> ZeroRedundancy<A, O> {
                 local = Status::failed(format!("{}: {e}", path.display()));
             }
         }
-        let (failed, message) = self.core.agree_after(&local);
-        match failed.first() {
-            Some(&rank) => Err(Error::RankFailed { step: 0, rank, message }),
-            None => Ok(()),
+        let verdict = self.core.agree_after(&local);
+        match verdict.ok() {
+            true => Ok(()),
+            false => Err(Error::RankFailed {
+                step: 0,
+                rank: verdict.rank,
+                message: verdict.message,
+            }),
         }
     }
 
@@ -413,11 +422,11 @@ impl<A: MpiFloat, O: DynOptimizer<A> + ?Sized> ZeroRedundancy<A, O> {
     /// This rank could not start a collective load: tells the others (who are in
     /// `load_state_dict`'s agreement) and returns the agreed error.
     fn fail_collectively(&self, message: String) -> Error {
-        let (failed, message) = self.core.agree_after(&Status::failed(message));
+        let verdict = self.core.agree_after(&Status::failed(message));
         Error::RankFailed {
             step: 0,
-            rank: failed.first().copied().unwrap_or(self.core.rank),
-            message,
+            rank: verdict.rank,
+            message: verdict.message,
         }
     }
 

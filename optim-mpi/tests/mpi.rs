@@ -546,6 +546,70 @@ fn fault_optimizer(comm: &SimpleCommunicator, zero: bool, rollback: bool) -> Che
     Ok(())
 }
 
+/// LBFGS, one rank's optimizer fails at the second step (a pre-step hook) while the others
+/// are inside their line search: every rank fails that step, no parameter moved, and the
+/// run continues exactly as a run that never had the failed step.
+fn fault_lbfgs(comm: &SimpleCommunicator) -> Check {
+    let (rank, world) = (comm.rank() as usize, comm.size() as usize);
+    let bad = world - 1;
+    let target: Vec<f32> = (0..10).map(|e| ((e * 3 + rank * 5) % 7) as f32 - 3.0).collect();
+    let options = || {
+        LbfgsOptions::new()
+            .lr(1.0)
+            .max_iter(4)
+            .line_search_fn(LineSearch::StrongWolfe)
+    };
+    let run = |faulty: bool| -> Result<Vec<f32>, String> {
+        let w = Param::new(ArrayD::from_elem(vec![10], 0.5f32));
+        let mut lbfgs = Lbfgs::new([w.clone()], options()).map_err(|e| e.to_string())?;
+        let calls = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&calls);
+        lbfgs.register_step_pre_hook(move |_| {
+            if faulty && counter.fetch_add(1, Ordering::SeqCst) == 1 && rank == bad {
+                return Err(optimizers::Error::InvalidArgument {
+                    function: "test hook",
+                    argument: "step",
+                    message: "fails on purpose".into(),
+                });
+            }
+            Ok(())
+        });
+        let mut dp = DataParallel::new(comm.duplicate(), Box::new(lbfgs)).map_err(|e| e.to_string())?;
+        let mut closure = || {
+            let x = w.to_array();
+            let g: Vec<f32> = x
+                .iter()
+                .zip(&target)
+                .map(|(x, t)| (x - t) * (x - t) * (x - t))
+                .collect();
+            w.set_grad_from_slice(&g).expect("length");
+            x.iter()
+                .zip(&target)
+                .map(|(x, t)| f64::from((x - t).powi(4)) / 4.0)
+                .sum()
+        };
+        dp.step_with(&mut closure).map_err(|e| format!("step 1: {e}"))?;
+        if faulty {
+            let before = w.to_array();
+            match dp.step_with(&mut closure) {
+                Err(Error::RankFailed { step: 2, rank: r, .. }) if r == bad => {}
+                other => return Err(format!("the failing step returned {other:?}")),
+            }
+            ensure(w.to_array() == before, || "the failed step moved the parameters".into())?;
+        }
+        dp.step_with(&mut closure).map_err(|e| format!("the step after: {e}"))?;
+        dp.step_with(&mut closure).map_err(|e| format!("the step after: {e}"))?;
+        Ok(w.to_array().iter().copied().collect())
+    };
+    let faulty = run(true)?;
+    let clean = run(false)?;
+    ensure(identical(comm, &faulty), || "ranks differ after the failed step".into())?;
+    ensure(
+        faulty.iter().zip(&clean).all(|(a, b)| a.to_bits() == b.to_bits()),
+        || "the run with a failed step differs from the run without it".into(),
+    )
+}
+
 /// LBFGS with a strong-Wolfe line search: rank r minimises `½|w − c_r|²·(1 + r)`; the
 /// distributed run equals one process minimising the mean of the ranks' losses.
 fn lbfgs_closure(comm: &SimpleCommunicator) -> Check {
@@ -707,6 +771,10 @@ fn main() {
         (
             "fault: a gradient missing, or a NaN loss, on one rank fails every rank's step",
             Box::new(fault_missing_grad_and_loss),
+        ),
+        (
+            "fault: one rank's LBFGS fails while the others search their line: all fail, none moved",
+            Box::new(fault_lbfgs),
         ),
         (
             "LBFGS: averaged closure, identical line searches",
