@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use mpi::collective::SystemOperation;
-use mpi::topology::SimpleCommunicator;
+use mpi::topology::{Color, SimpleCommunicator};
 use mpi::traits::*;
 use optim_mpi::{DataParallel, Error, ZeroRedundancy};
 use optimizers::ndarray::ArrayD;
@@ -375,6 +375,49 @@ fn shards(comm: &SimpleCommunicator) -> Check {
         Err(Error::WorldSize { saved, current, .. }) if saved == world + 1 && current == world => Ok(()),
         other => Err(format!("loading shards of another world size: {other:?}")),
     }
+}
+
+/// Shards saved by one rank alone (a communicator of rank 0 only) and loaded by every
+/// rank: `load_shards` refuses them with the world sizes, `load_shards_resharded` takes
+/// them, and the state it holds then consolidates to the saved one.
+fn reshard(comm: &SimpleCommunicator) -> Check {
+    let (rank, world) = (comm.rank() as usize, comm.size() as usize);
+    let mut id = std::process::id();
+    comm.process_at_rank(0).broadcast_into(&mut id);
+    let dir = std::env::temp_dir().join(format!("optim-mpi-reshard-{id}"));
+    let alone = comm.split_by_color(Color::with_value(i32::from(rank != 0)));
+    let mut saved = None;
+    if rank == 0 {
+        let alone = alone.ok_or("rank 0 has a communicator of its own")?;
+        let m = model(0);
+        let params = flat(&m);
+        let mut zero = ZeroRedundancy::new(alone, Box::new(adam(&m))).map_err(|e| e.to_string())?;
+        for step in 0..2 {
+            set_grads(&params, 0, step);
+            zero.step().map_err(|e| e.to_string())?;
+        }
+        zero.save_shards(&dir).map_err(|e| e.to_string())?;
+        saved = zero.consolidate_state_dict(0).map_err(|e| e.to_string())?;
+    }
+    comm.barrier();
+    let m = model(rank);
+    let mut zero = ZeroRedundancy::new(comm.duplicate(), Box::new(adam(&m))).map_err(|e| e.to_string())?;
+    let refused = zero.load_shards(&dir);
+    let loaded = zero.load_shards_resharded(&dir);
+    let back = zero.consolidate_state_dict(0).map_err(|e| e.to_string())?;
+    comm.barrier();
+    if rank == 0 {
+        std::fs::remove_dir_all(&dir).ok();
+    }
+    match refused {
+        Err(Error::WorldSize { saved: 1, current, .. }) if current == world => {}
+        Ok(()) if world == 1 => {}
+        other => return Err(format!("load_shards of one rank's shards: {other:?}")),
+    }
+    loaded.map_err(|e| format!("load_shards_resharded: {e}"))?;
+    ensure(back == saved, || {
+        "the re-sharded state differs from the saved one".into()
+    })
 }
 
 /// One rank injects a NaN at step `k`: every rank fails at step `k`, nothing moved, and
@@ -747,6 +790,10 @@ fn main() {
         (
             "ZeRO-1: per-rank shards with an index; another world size is refused",
             Box::new(shards),
+        ),
+        (
+            "ZeRO-1: shards saved by one rank, re-sharded across all",
+            Box::new(reshard),
         ),
         (
             "fault: a NaN on one rank fails every rank's step (data-parallel)",
