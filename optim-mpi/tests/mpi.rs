@@ -29,10 +29,21 @@ fn shapes() -> Vec<Vec<Vec<usize>>> {
     vec![vec![vec![16, 8], vec![8], vec![3, 3, 3]], small]
 }
 
+/// Two groups of matrices only, for Muon (2-D parameters): a large one and a few small.
+fn matrix_shapes() -> Vec<Vec<Vec<usize>>> {
+    let small: Vec<Vec<usize>> = (0..9).map(|i| vec![1 + i % 3, 2 + i % 4]).collect();
+    vec![vec![vec![16, 8], vec![8, 3]], small]
+}
+
 /// Parameters whose initial values depend on the rank (the wrapper makes them rank 0's).
 fn model(rank: usize) -> Vec<Vec<Param<f32>>> {
+    model_of(shapes(), rank)
+}
+
+/// [`model`] with the given groups of shapes.
+fn model_of(shapes: Vec<Vec<Vec<usize>>>, rank: usize) -> Vec<Vec<Param<f32>>> {
     let mut k = 0;
-    shapes()
+    shapes
         .into_iter()
         .map(|group| {
             group
@@ -204,7 +215,7 @@ fn zero_matches_data_parallel(comm: &SimpleCommunicator, bucket: usize) -> Check
 
 /// Every bundled optimizer with per-parameter state, built by name as a
 /// `Box<dyn DynOptimizer>`: ZeRO-1 is bit-identical to data-parallel over it, and holds no
-/// more state than it.
+/// more state than it. (Muon, which takes matrices only, over a model of matrices.)
 fn every_kind_boxed(comm: &SimpleCommunicator) -> Check {
     let rank = comm.rank() as usize;
     for &kind in optimizers::registry::KINDS.iter().filter(|&&k| k != "lbfgs") {
@@ -213,7 +224,8 @@ fn every_kind_boxed(comm: &SimpleCommunicator) -> Check {
             let defaults: Map = [("lr", 0.01)].into_iter().collect();
             optimizers::registry::build::<f32>(kind, groups, &defaults)
         };
-        let (m_dp, m_zero) = (model(rank), model(rank));
+        let kind_shapes = || if kind == "muon" { matrix_shapes() } else { shapes() };
+        let (m_dp, m_zero) = (model_of(kind_shapes(), rank), model_of(kind_shapes(), rank));
         let (p_dp, p_zero) = (flat(&m_dp), flat(&m_zero));
         let fail = |e: &dyn std::fmt::Display| format!("{kind}: {e}");
         let mut dp = DataParallel::new(comm.duplicate(), build(&m_dp).map_err(|e| fail(&e))?).map_err(|e| fail(&e))?;
