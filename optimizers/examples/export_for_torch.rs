@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use optim_tests::checkpoints::{CheckpointFixture, pt_files};
-use optim_tests::fixture::fixtures_dir;
+use optim_tests::checkpoints::CheckpointFixture;
+use optim_tests::fixture::{files_with_extension, fixtures_dir};
 use optimizers::{DType, DynOptimizer, Float, checkpoint};
 
 fn export<A: Float>(
@@ -31,7 +31,7 @@ fn export<A: Float>(
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::args_os().nth(1).ok_or("usage: export_for_torch OUT_DIR")?);
     std::fs::create_dir_all(&out)?;
-    for path in pt_files(&fixtures_dir().join("checkpoints")) {
+    for path in files_with_extension(&fixtures_dir().join("checkpoints"), "pt")? {
         let fixture = CheckpointFixture::load(&path)?;
         let file = match &fixture.key {
             Some(key) => checkpoint::load_entry(&path, key)?,

@@ -1,7 +1,7 @@
 //! The torch checkpoint fixtures (`checkpoints/*.pt` beside a JSON description): the
 //! description, and the optimizer it describes, built over its parameters.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use optimizers::ndarray::{ArrayD, IxDyn};
 use optimizers::{DType, DynOptimizer, Float, Map, Param, StateDict, registry};
@@ -23,19 +23,6 @@ pub struct CheckpointFixture {
     pub params: Vec<Json>,
     /// Everything `torch.load` returns, as JSON.
     pub contents: Json,
-}
-
-/// The `.pt` files directly in `dir`, sorted.
-pub fn pt_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|ext| ext == "pt"))
-        .collect();
-    files.sort();
-    files
 }
 
 impl CheckpointFixture {

@@ -29,12 +29,18 @@ pub fn trajectory_files(root: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// Every `*.json` file in `dir`, sorted by name.
 pub fn fixture_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    files_with_extension(dir, "json")
+}
+
+/// Every file in `dir` whose extension is `extension` (`"pt"`), sorted by name; a
+/// directory that cannot be read is an error, not an empty list.
+pub fn files_with_extension(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, String> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot read fixture directory {}: {e}", dir.display()))?;
     let mut files = Vec::new();
     for entry in entries {
         let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
-        if path.extension().is_some_and(|e| e == "json") {
+        if path.extension().is_some_and(|e| e == extension) {
             files.push(path);
         }
     }

@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod checkpoints;
 pub mod fixture;
 pub mod fuzzing;
+pub mod mismatches;
 pub mod problems;
 pub mod reference;
 pub mod rng;

@@ -22,6 +22,7 @@
 use std::path::{Path, PathBuf};
 
 use optim_tests::fixture::{fixture_files, fixtures_dir};
+use optim_tests::mismatches::Mismatches;
 use optimizers::dict::{tree_from_json, tree_to_json};
 use optimizers::lr_scheduler::{
     Build, BuildSchedule, ChainedScheduler, ConstantLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, CyclicLR,
@@ -77,8 +78,7 @@ const ALIASES: &[(&str, &str)] = &[
 
 /// Collects mismatches of one file.
 struct Report {
-    mismatches: Vec<String>,
-    count: usize,
+    mismatches: Mismatches,
     /// The largest relative difference seen.
     worst: f64,
     /// The number of values compared.
@@ -88,18 +88,14 @@ struct Report {
 impl Report {
     fn new() -> Self {
         Report {
-            mismatches: Vec::new(),
-            count: 0,
+            mismatches: Mismatches::default(),
             worst: 0.0,
             compared: 0,
         }
     }
 
     fn fail(&mut self, message: String) {
-        self.count += 1;
-        if self.mismatches.len() < 8 {
-            self.mismatches.push(message);
-        }
+        self.mismatches.push(message);
     }
 
     fn close(&mut self, at: &str, actual: f64, expected: f64) {
@@ -780,11 +776,8 @@ fn main() {
                 println!("FAIL {name}: cannot replay: {e}");
                 failed.push(name);
             }
-            Ok(()) if report.count > 0 => {
-                println!("FAIL {name}: {} mismatch(es)", report.count);
-                for m in &report.mismatches {
-                    println!("    {m}");
-                }
+            Ok(()) if report.mismatches.count() > 0 => {
+                report.mismatches.print(&name);
                 failed.push(name);
             }
             Ok(()) => {

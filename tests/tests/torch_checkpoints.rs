@@ -21,8 +21,8 @@ mod pt_common;
 use std::path::Path;
 use std::process::ExitCode;
 
-use optim_tests::checkpoints::{CheckpointFixture, TORCH_FLAGS, pt_files};
-use optim_tests::fixture::fixtures_dir;
+use optim_tests::checkpoints::{CheckpointFixture, TORCH_FLAGS};
+use optim_tests::fixture::{files_with_extension, fixtures_dir};
 use optim_tests::trees::{TempDir, identical, identical_dicts};
 use optimizers::checkpoint::{self, pt};
 use optimizers::{DType, DictValue, Error, Float, StateDict};
@@ -33,8 +33,17 @@ fn main() -> ExitCode {
     let scratch = TempDir::new("optim-torch-checkpoints");
     let mut failures = Vec::new();
 
+    // A directory that cannot be read is a failure, and so is one without a `.pt` file.
+    let mut pt_files = |dir: &Path| {
+        files_with_extension(dir, "pt").unwrap_or_else(|e| {
+            failures.push(e);
+            Vec::new()
+        })
+    };
+    let (good, bad) = (pt_files(&dir), pt_files(&dir.join("bad")));
+
     let mut read = 0;
-    for path in pt_files(&dir) {
+    for path in good {
         match check_good(&path, &scratch) {
             Ok(()) => {
                 read += 1;
@@ -48,7 +57,7 @@ fn main() -> ExitCode {
     }
 
     let mut refused = 0;
-    for path in pt_files(&dir.join("bad")) {
+    for path in bad {
         match check_bad(&path) {
             Ok(message) => {
                 refused += 1;

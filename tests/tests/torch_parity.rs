@@ -17,6 +17,7 @@
 //! fails the run: nothing is skipped.
 
 use optim_tests::fixture::{Fixture, GroupSpec, Mode, StepSpec, fixtures_dir, trajectory_files};
+use optim_tests::mismatches::Mismatches;
 use optim_tests::trees::TempDir;
 use optimizers::ndarray::{Array2, ArrayD, ArrayView2, IxDyn};
 use optimizers::newton_schulz::NsScratch;
@@ -44,8 +45,7 @@ fn tolerances(optimizer: &str, dtype: DType) -> (Tol, Tol) {
 
 /// Collects mismatches of one fixture (the first few are reported).
 struct Report {
-    mismatches: Vec<String>,
-    count: usize,
+    mismatches: Mismatches,
     /// The largest fraction of the allowed error seen, `|a − e| / (atol + rtol·|e|)`.
     worst: f64,
     /// Muon: how many values of torch's `ns_update` were compared.
@@ -55,17 +55,13 @@ struct Report {
 impl Report {
     fn new() -> Self {
         Report {
-            mismatches: Vec::new(),
-            count: 0,
+            mismatches: Mismatches::default(),
             worst: 0.0,
             ns_values: 0,
         }
     }
     fn fail(&mut self, message: String) {
-        self.count += 1;
-        if self.mismatches.len() < 8 {
-            self.mismatches.push(message);
-        }
+        self.mismatches.push(message);
     }
     fn close(&mut self, at: &str, actual: f64, expected: f64, tol: Tol) {
         let used = (actual - expected).abs() / (tol.atol + tol.rtol * expected.abs());
@@ -542,11 +538,8 @@ fn main() {
                 println!("FAIL {name}: cannot replay: {e}");
                 failed.push(name);
             }
-            Ok(()) if report.count > 0 => {
-                println!("FAIL {name}: {} mismatch(es)", report.count);
-                for m in &report.mismatches {
-                    println!("    {m}");
-                }
+            Ok(()) if report.mismatches.count() > 0 => {
+                report.mismatches.print(&name);
                 failed.push(name);
             }
             Ok(()) => println!("ok   {name} (worst difference: {:.1e} of the tolerance)", report.worst),
